@@ -1,0 +1,401 @@
+//! `bqx ingest`: parse every input, then write them all in one store transaction.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bqx_domain::{Pair, PriceSide, format_utc_micros};
+use bqx_ingest::{FormatChoice, IngestOptions, ParsedFile, SourceTz};
+use bqx_store::{
+    BarsWrite, FileOutcome, FileWrite, QuarantineRow, RunStatus, SeriesKey, SeriesWrite,
+};
+use serde::Serialize;
+
+use crate::progress::{task_advanced, task_finished, task_started};
+use crate::{AppError, ErrorCode, Progress, ProgressEvent, open_store};
+
+/// What to ingest and how to read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestRequest {
+    pub files: Vec<PathBuf>,
+    #[serde(serialize_with = "display")]
+    pub format: FormatChoice,
+    pub pair: Option<Pair>,
+    #[serde(serialize_with = "display_opt")]
+    pub tz: Option<SourceTz>,
+    pub side: Option<PriceSide>,
+}
+
+fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn display_opt<S: serde::Serializer, T: std::fmt::Display>(
+    v: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// Rejections of one kind in one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectionSummary {
+    pub count: u64,
+    /// Up to five line numbers, the first ones.
+    pub example_lines: Vec<u64>,
+    /// The reason given for the first example.
+    pub example_reason: String,
+}
+
+/// The outcome of one input file (or zip member).
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub source: String,
+    pub format: String,
+    pub pairs: Vec<Pair>,
+    pub tz: String,
+    pub sides: Vec<PriceSide>,
+    pub timeframes: Vec<String>,
+    /// First and last bar (UTC, bar open) among this file's accepted rows.
+    pub first_utc: Option<String>,
+    pub last_utc: Option<String>,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub skipped_duplicates: u64,
+    pub skipped_flats: u64,
+    /// Records whose bar was already stored with the same values (re-ingest).
+    pub skipped_stored: u64,
+    pub bars_written: u64,
+    pub rejections: BTreeMap<String, RejectionSummary>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestTotals {
+    pub files: usize,
+    pub read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub bars_written: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestResponse {
+    pub run_id: String,
+    pub store: PathBuf,
+    pub files: Vec<FileReport>,
+    pub totals: IngestTotals,
+    pub seconds: f64,
+}
+
+/// Parses every input (any unusable input fails the whole call before anything is written),
+/// then writes all files in one transaction and records the run and its reports.
+pub fn ingest(
+    store_dir: &Path,
+    req: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<IngestResponse, AppError> {
+    if req.files.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::InvalidArgument,
+            "no input files given",
+        ));
+    }
+    let started = Instant::now();
+    let mut store = open_store(store_dir, "bqx ingest")?;
+    let args = serde_json::to_value(req).map_err(|e| AppError::internal(e.to_string()))?;
+    let run_id = store.begin_run("ingest", &args)?;
+    store.begin_stage(&run_id, "ingest", None)?;
+    progress.event(ProgressEvent::StageStarted {
+        stage: "ingest".into(),
+    });
+    let result = ingest_in(&mut store, &run_id, req, progress);
+    let status = if result.is_ok() {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Failed
+    };
+    let summary = match &result {
+        Ok(files) => serde_json::to_value(totals(files)).unwrap_or_default(),
+        Err(e) => serde_json::json!({ "error": e }),
+    };
+    store.finish_stage(&run_id, "ingest", status, &summary)?;
+    store.finish_run(
+        &run_id,
+        status,
+        result.as_ref().err().map(|e| e.message.as_str()),
+    )?;
+    progress.event(ProgressEvent::StageFinished {
+        stage: "ingest".into(),
+        status: status.as_str().into(),
+        secs: started.elapsed().as_secs_f64(),
+    });
+    let files = result?;
+    Ok(IngestResponse {
+        run_id,
+        store: store_dir.to_path_buf(),
+        totals: totals(&files),
+        files,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn totals(files: &[FileReport]) -> IngestTotals {
+    let mut t = IngestTotals {
+        files: files.len(),
+        ..Default::default()
+    };
+    for f in files {
+        t.read += f.read;
+        t.accepted += f.accepted;
+        t.rejected += f.rejected;
+        t.skipped += f.skipped;
+        t.bars_written += f.bars_written;
+    }
+    t
+}
+
+fn ingest_in(
+    store: &mut bqx_store::Store,
+    run_id: &str,
+    req: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<Vec<FileReport>, AppError> {
+    let opts = IngestOptions {
+        format: req.format,
+        pair: req.pair,
+        tz: req.tz.clone(),
+        side: req.side,
+    };
+    // 1. Parse everything first: an unusable input stops the call before any write.
+    let total_bytes: u64 = req
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    task_started(progress, "parse", total_bytes, "bytes");
+    let mut parsed: Vec<ParsedFile> = Vec::new();
+    for path in &req.files {
+        let files = read_one(store, path, &opts)?;
+        parsed.extend(files);
+        task_advanced(
+            progress,
+            "parse",
+            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        );
+    }
+    task_finished(progress, "parse");
+
+    // 2. One transaction for the whole call.
+    let total_bars: u64 = parsed
+        .iter()
+        .flat_map(|f| f.series.iter())
+        .map(|s| s.bars.len() as u64)
+        .sum();
+    let mut writes = Vec::with_capacity(parsed.len());
+    let mut shapes = Vec::with_capacity(parsed.len());
+    for f in &mut parsed {
+        shapes.push(FileShape::of(f));
+        let series = std::mem::take(&mut f.series)
+            .into_iter()
+            .map(|s| SeriesWrite {
+                key: SeriesKey {
+                    pair: s.pair,
+                    side: s.side,
+                    timeframe: s.timeframe,
+                },
+                bars: s.bars,
+                first_line: s.first_line,
+                records: s.records,
+            })
+            .collect();
+        writes.push(FileWrite {
+            source: f.source.clone(),
+            sha256: f.sha256.clone(),
+            bytes: f.bytes,
+            format: f.format.to_string(),
+            source_tz: f.tz.clone(),
+            read: f.read,
+            accepted: f.accepted,
+            skipped: f.skipped_duplicates + f.skipped_flats,
+            rejected: f
+                .rejected
+                .iter()
+                .map(|r| QuarantineRow {
+                    line: r.line,
+                    kind: r.kind.as_str().to_string(),
+                    reason: r.reason.clone(),
+                    raw: r.raw.clone(),
+                })
+                .collect(),
+            series,
+            text: &f.text,
+        });
+    }
+    task_started(progress, "write", total_bars, "bars");
+    let outcomes = store.write_bars(
+        BarsWrite {
+            run_id: run_id.to_string(),
+            files: writes,
+        },
+        |n| task_advanced(progress, "write", n),
+    )?;
+    task_finished(progress, "write");
+
+    let reports: Vec<FileReport> = parsed
+        .iter()
+        .zip(shapes)
+        .zip(&outcomes)
+        .map(|((f, shape), o)| report(f, shape, o))
+        .collect();
+    let rows: Vec<(String, serde_json::Value)> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.source.clone(),
+                serde_json::to_value(r).unwrap_or_default(),
+            )
+        })
+        .collect();
+    store.record_ingest_reports(run_id, &rows)?;
+    Ok(reports)
+}
+
+/// Reads one path: Parquet through the store's DuckDB reader, everything else through the
+/// parsers (zip archives may hold several members).
+fn read_one(
+    store: &bqx_store::Store,
+    path: &Path,
+    opts: &IngestOptions,
+) -> Result<Vec<ParsedFile>, AppError> {
+    let unusable = |reason: String| {
+        AppError::from(bqx_ingest::UnusableInput {
+            file: path.display().to_string(),
+            line: None,
+            reason,
+        })
+    };
+    let is_parquet = matches!(opts.format, FormatChoice::Parquet) || {
+        let mut head = [0u8; 4];
+        use std::io::Read;
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .map(|_| bqx_ingest::is_parquet(&head))
+            .unwrap_or(false)
+    };
+    if !is_parquet {
+        return Ok(bqx_ingest::read_path(path, opts)?);
+    }
+    let bars = store
+        .read_parquet_bars(path)
+        .map_err(|e| unusable(format!("cannot read as Parquet: {e}")))?;
+    let cols = bqx_ingest::RawColumns {
+        ts_micros: bars.ts_micros,
+        pair: bars.has_pair.then_some(bars.pair),
+        open: bars.open,
+        high: bars.high,
+        low: bars.low,
+        close: bars.close,
+        volume: bars.has_volume.then_some(bars.volume),
+        spread: bars.has_spread.then_some(bars.spread),
+    };
+    Ok(vec![bqx_ingest::from_columns(
+        &path.display().to_string(),
+        cols,
+        opts,
+    )?])
+}
+
+/// What a report needs from a parsed file's series before they move into the write.
+struct FileShape {
+    pairs: Vec<Pair>,
+    sides: Vec<PriceSide>,
+    timeframes: Vec<String>,
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+impl FileShape {
+    fn of(f: &ParsedFile) -> FileShape {
+        let mut pairs: Vec<Pair> = f.series.iter().map(|s| s.pair).collect();
+        pairs.sort();
+        pairs.dedup();
+        let mut sides: Vec<PriceSide> = f.series.iter().map(|s| s.side).collect();
+        sides.sort();
+        sides.dedup();
+        let mut timeframes: Vec<String> = f.series.iter().map(|s| s.timeframe.name()).collect();
+        timeframes.sort();
+        timeframes.dedup();
+        FileShape {
+            pairs,
+            sides,
+            timeframes,
+            first: f
+                .series
+                .iter()
+                .filter_map(|s| s.bars.ts.first())
+                .min()
+                .copied(),
+            last: f
+                .series
+                .iter()
+                .filter_map(|s| s.bars.ts.last())
+                .max()
+                .copied(),
+        }
+    }
+}
+
+fn report(f: &ParsedFile, shape: FileShape, o: &FileOutcome) -> FileReport {
+    let mut rejections: BTreeMap<String, RejectionSummary> = BTreeMap::new();
+    for r in &f.rejected {
+        let e = rejections
+            .entry(r.kind.as_str().to_string())
+            .or_insert_with(|| RejectionSummary {
+                count: 0,
+                example_lines: Vec::new(),
+                example_reason: r.reason.clone(),
+            });
+        e.count += 1;
+        if e.example_lines.len() < 5 {
+            e.example_lines.push(r.line);
+        }
+    }
+    if !o.conflicts.is_empty() {
+        rejections.insert(
+            "stored_conflict".into(),
+            RejectionSummary {
+                count: o.rejected_stored,
+                example_lines: o.conflicts.iter().take(5).map(|c| c.line).collect(),
+                example_reason: o.conflicts[0].reason.clone(),
+            },
+        );
+    }
+    let skipped = f.skipped_duplicates + f.skipped_flats + o.skipped_stored;
+    FileReport {
+        source: f.source.clone(),
+        format: f.format.to_string(),
+        pairs: shape.pairs,
+        tz: f.tz.clone(),
+        sides: shape.sides,
+        timeframes: shape.timeframes,
+        first_utc: shape.first.map(format_utc_micros),
+        last_utc: shape.last.map(format_utc_micros),
+        read: f.read,
+        accepted: o.accepted,
+        rejected: f.rejected.len() as u64 + o.rejected_stored,
+        skipped,
+        skipped_duplicates: f.skipped_duplicates,
+        skipped_flats: f.skipped_flats,
+        skipped_stored: o.skipped_stored,
+        bars_written: o.bars_written,
+        rejections,
+        notes: f.notes.clone(),
+    }
+}

@@ -1,0 +1,47 @@
+//! The BQX ML API boundary: one function per use case, serializable requests and responses, and
+//! progress events. The CLI, the HTTP server and the desktop shell are thin layers over this
+//! crate, so the three surfaces cannot drift apart.
+
+mod demo;
+mod error;
+mod ingest;
+mod progress;
+mod status;
+mod synth;
+
+use std::path::{Path, PathBuf};
+
+pub use demo::{DemoReport, demo, embedded_ecb_zip};
+pub use error::{AppError, ErrorCode};
+pub use ingest::{
+    FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
+};
+pub use progress::{NoProgress, Progress, ProgressEvent};
+pub use status::{StatusReport, status};
+pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
+
+pub use bqx_ingest::{FormatChoice, SourceTz};
+
+/// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory
+/// (`~/.local/share/bqx` on Linux).
+pub fn resolve_store_dir(flag: Option<&Path>) -> Result<PathBuf, AppError> {
+    if let Some(dir) = flag {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(home) = std::env::var_os("BQX_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    directories::ProjectDirs::from("", "", "bqx")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::InvalidArgument,
+                "cannot find a data directory for this user; pass --store DIR or set BQX_HOME",
+            )
+        })
+}
+
+/// Opens the store at `dir` for this process, describing it as `holder` to anyone else.
+pub(crate) fn open_store(dir: &Path, holder: &str) -> Result<bqx_store::Store, AppError> {
+    bqx_store::Store::open(dir, holder).map_err(AppError::from)
+}

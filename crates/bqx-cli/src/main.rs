@@ -1,0 +1,206 @@
+//! `bqx`: the command line of BQX ML. Parses arguments, calls `bqx-app`, renders the result as
+//! a readable table or JSON, and shows progress bars on long work. No domain logic lives here.
+
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bqx_app::{AppError, ErrorCode, FormatChoice, SourceTz, SynthFormat};
+use bqx_domain::{Pair, PriceSide, Timeframe};
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// BQX ML: a local forex machine-learning appliance for the 28 major pairs.
+#[derive(Debug, Parser)]
+#[command(name = "bqx", version, about, long_about = None)]
+struct Cli {
+    /// Store directory (default: $BQX_HOME, else the platform data directory, e.g.
+    /// ~/.local/share/bqx).
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Progress on stderr: bars (when stderr is a terminal), json (one event per line, for
+    /// scripts and tests) or none.
+    #[arg(long, global = true, default_value = "bars", value_parser = ["bars", "json", "none"])]
+    progress: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest bar or tick files (HistData, Dukascopy, MT4, MT5, TrueFX, ECB, CSV, Parquet; zip ok).
+    Ingest {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// auto|histdata|dukascopy|mt4|mt5|truefx|ecb|csv|parquet
+        #[arg(long, default_value = "auto")]
+        format: FormatChoice,
+        /// The pair, when neither a column nor the file name says it.
+        #[arg(long)]
+        pair: Option<Pair>,
+        /// Source time zone: an IANA zone (Europe/Athens), a fixed offset (UTC+2) or ny-close
+        /// (New York time + 7 h, the usual MetaTrader server time). Required for MT4/MT5.
+        #[arg(long)]
+        tz: Option<SourceTz>,
+        /// Price side of the file: bid|ask|mid.
+        #[arg(long)]
+        side: Option<PriceSide>,
+    },
+    /// Generate a seeded synthetic 28-pair market (for tests and benchmarks).
+    Synth {
+        /// Bars per pair (372000 ≈ one year of M1).
+        #[arg(long)]
+        bars: usize,
+        #[arg(long, default_value = "m1")]
+        timeframe: Timeframe,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Plant a signal: lead-lag:LEADER:FOLLOWER:LAG:STRENGTH (repeatable).
+        #[arg(long = "plant", value_name = "SPEC")]
+        plants: Vec<String>,
+        /// Layout of --out: csv (one file) or histdata (a directory of per-pair files).
+        #[arg(long, default_value = "csv", value_parser = parse_synth_format)]
+        format: SynthFormat,
+        #[arg(long, value_name = "FILE|DIR", conflicts_with = "into_store")]
+        out: Option<PathBuf>,
+        /// Write the bars straight into the store.
+        #[arg(long)]
+        into_store: bool,
+    },
+    /// Data health of the store: per pair counts, gaps, DST shifts, stale quotes, OHLC
+    /// violations, and triangle residuals on the aligned panel.
+    Status,
+    /// Run everything that exists on the embedded ECB reference rates (store: --store, else
+    /// <data dir>/demo).
+    Demo,
+}
+
+fn parse_synth_format(s: &str) -> Result<SynthFormat, String> {
+    match s {
+        "csv" => Ok(SynthFormat::Csv),
+        "histdata" => Ok(SynthFormat::Histdata),
+        _ => Err(format!("'{s}' is not a synth layout (csv, histdata)")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": { "code": e.code.as_str(), "message": e.message } })
+                );
+            }
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code.exit_code() as u8)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), AppError> {
+    let progress = render::Bars::new(match cli.progress.as_str() {
+        "json" => render::Mode::Json,
+        "none" => render::Mode::None,
+        _ if cli.json => render::Mode::None,
+        _ => render::Mode::Bars,
+    });
+    match cli.command {
+        Command::Ingest {
+            files,
+            format,
+            pair,
+            tz,
+            side,
+        } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let req = bqx_app::IngestRequest {
+                files,
+                format,
+                pair,
+                tz,
+                side,
+            };
+            let resp = bqx_app::ingest(&dir, &req, &progress)?;
+            progress.clear();
+            if cli.json {
+                print_json(&resp)
+            } else {
+                render::ingest(&resp);
+                Ok(())
+            }
+        }
+        Command::Synth {
+            bars,
+            timeframe,
+            seed,
+            plants,
+            format,
+            out,
+            into_store,
+        } => {
+            let dir = if into_store {
+                Some(bqx_app::resolve_store_dir(cli.store.as_deref())?)
+            } else {
+                None
+            };
+            let req = bqx_app::SynthRequest {
+                bars,
+                timeframe,
+                seed,
+                plants,
+                format,
+                out,
+                into_store,
+            };
+            let resp = bqx_app::synth(dir.as_deref(), &req, &progress)?;
+            progress.clear();
+            if cli.json {
+                print_json(&resp)
+            } else {
+                render::synth(&resp);
+                Ok(())
+            }
+        }
+        Command::Status => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let report = bqx_app::status(&dir)?;
+            if cli.json {
+                print_json(&report)
+            } else {
+                render::status(&report);
+                Ok(())
+            }
+        }
+        Command::Demo => {
+            let dir = match cli.store {
+                Some(d) => d,
+                None => bqx_app::resolve_store_dir(None)?.join("demo"),
+            };
+            let report = bqx_app::demo(&dir, &progress)?;
+            progress.clear();
+            if cli.json {
+                print_json(&report)
+            } else {
+                render::demo(&report);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), AppError> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,340 @@
+//! Terminal rendering: progress bars for `ProgressEvent`s and plain-text tables.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bqx_app::{DemoReport, IngestResponse, Progress, ProgressEvent, StatusReport, SynthResponse};
+use bqx_domain::format_utc_micros;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Progress bars on stderr (drawn only when stderr is a terminal).
+    Bars,
+    /// One JSON event per line on stderr.
+    Json,
+    None,
+}
+
+/// The CLI's progress sink.
+pub struct Bars {
+    mode: Mode,
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    pub fn new(mode: Mode) -> Bars {
+        let multi = MultiProgress::new();
+        if mode != Mode::Bars {
+            multi.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        Bars {
+            mode,
+            multi,
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn clear(&self) {
+        let _ = self.multi.clear();
+    }
+}
+
+impl Progress for Bars {
+    fn event(&self, event: ProgressEvent) {
+        if self.mode == Mode::Json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                eprintln!("{line}");
+            }
+            return;
+        }
+        let mut bars = self.bars.lock().expect("progress lock");
+        match event {
+            ProgressEvent::TaskStarted { task, total, unit } => {
+                let bar = self.multi.add(ProgressBar::new(total));
+                let template = if unit == "bytes" {
+                    "{prefix:>8} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+                } else {
+                    "{prefix:>8} [{bar:40}] {human_pos}/{human_len} {unit} {per_sec} {eta}"
+                };
+                let style = ProgressStyle::with_template(&template.replace("{unit}", &unit))
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+                bar.set_style(style);
+                bar.set_prefix(task.clone());
+                bars.insert(task, bar);
+            }
+            ProgressEvent::TaskAdvanced { task, delta } => {
+                if let Some(b) = bars.get(&task) {
+                    b.inc(delta);
+                }
+            }
+            ProgressEvent::TaskFinished { task } => {
+                if let Some(b) = bars.remove(&task) {
+                    b.finish_and_clear();
+                }
+            }
+            ProgressEvent::StageStarted { .. }
+            | ProgressEvent::StageFinished { .. }
+            | ProgressEvent::Message { .. } => {}
+        }
+    }
+}
+
+/// Left-aligned first column, right-aligned numbers: a minimal table printer.
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(head: &[&str]) -> Table {
+        Table {
+            head: head.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn print(&self) {
+        let cols = self.head.len();
+        let mut width = vec![0; cols];
+        for r in std::iter::once(&self.head).chain(&self.rows) {
+            for (i, c) in r.iter().enumerate() {
+                width[i] = width[i].max(c.chars().count());
+            }
+        }
+        let line = |r: &Vec<String>| {
+            let cells: Vec<String> = r
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let pad = width[i] - c.chars().count();
+                    let numeric = i > 0
+                        && c.chars()
+                            .next()
+                            .is_some_and(|ch| ch.is_ascii_digit() || ch == '-');
+                    if numeric {
+                        format!("{}{c}", " ".repeat(pad))
+                    } else {
+                        format!("{c}{}", " ".repeat(pad))
+                    }
+                })
+                .collect();
+            println!("{}", cells.join("  ").trim_end());
+        };
+        line(&self.head);
+        println!(
+            "{}",
+            width
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+        for r in &self.rows {
+            line(r);
+        }
+    }
+}
+
+fn short_time(s: &Option<String>) -> String {
+    s.as_deref()
+        .map(|t| t.trim_end_matches(":00Z").replace('T', " "))
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn ingest(resp: &IngestResponse) {
+    let mut t = Table::new(&[
+        "file",
+        "format",
+        "pairs",
+        "side",
+        "tz",
+        "first (UTC)",
+        "last (UTC)",
+        "read",
+        "accepted",
+        "rejected",
+        "skipped",
+    ]);
+    for f in &resp.files {
+        let pairs = if f.pairs.len() > 3 {
+            format!("{} pairs", f.pairs.len())
+        } else {
+            f.pairs
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let name = std::path::Path::new(&f.source)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| f.source.clone());
+        t.row(vec![
+            name,
+            f.format.clone(),
+            pairs,
+            f.sides
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            f.tz.clone(),
+            short_time(&f.first_utc),
+            short_time(&f.last_utc),
+            f.read.to_string(),
+            f.accepted.to_string(),
+            f.rejected.to_string(),
+            f.skipped.to_string(),
+        ]);
+    }
+    t.print();
+    for f in &resp.files {
+        for (kind, r) in &f.rejections {
+            println!(
+                "  {}: {} rejected as {kind} (lines {}): {}",
+                f.source,
+                r.count,
+                r.example_lines
+                    .iter()
+                    .map(|l| l.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                r.example_reason
+            );
+        }
+        for n in &f.notes {
+            println!("  {}: note: {n}", f.source);
+        }
+    }
+    let t = &resp.totals;
+    println!(
+        "\n{} file(s): read {} = accepted {} + rejected {} + skipped {}; {} bars written to {} in {:.2} s (run {})",
+        t.files,
+        t.read,
+        t.accepted,
+        t.rejected,
+        t.skipped,
+        t.bars_written,
+        resp.store.display(),
+        resp.seconds,
+        resp.run_id
+    );
+    if t.rejected > 0 {
+        println!(
+            "rejected rows are kept in the store's quarantine table with file, line, raw text and reason"
+        );
+    }
+}
+
+pub fn synth(resp: &SynthResponse) {
+    println!(
+        "generated {} bars ({} per pair) from {} to {} in {:.2} s",
+        resp.total_bars,
+        resp.bars_per_pair,
+        resp.first_utc.as_deref().unwrap_or("-"),
+        resp.last_utc.as_deref().unwrap_or("-"),
+        resp.seconds
+    );
+    for f in &resp.files {
+        println!("  wrote {}", f.display());
+    }
+    if let Some(run) = &resp.run_id {
+        println!("  written into the store (run {run})");
+    }
+}
+
+pub fn status(r: &StatusReport) {
+    println!(
+        "store {} (schema {}/{}): {} bars from {} source file(s), {} quarantined row(s)",
+        r.store.display(),
+        r.schema_versions.0,
+        r.schema_versions.1,
+        r.bars,
+        r.source_files,
+        r.quarantined
+    );
+    for (kind, n) in &r.quarantine_by_kind {
+        println!("  quarantine: {n} {kind}");
+    }
+    let mut t = Table::new(&[
+        "pair",
+        "side",
+        "tf",
+        "bars",
+        "first (UTC)",
+        "last (UTC)",
+        "gaps",
+        "dst shifts",
+        "stale runs",
+        "ohlc bad",
+        "note",
+    ]);
+    for s in &r.series {
+        let dst_bad = s.dst_shifts.iter().filter(|d| !d.matches_us_dst).count();
+        let dst = if s.dst_shifts.is_empty() {
+            "0".to_string()
+        } else {
+            format!("{} ({} off US dates)", s.dst_shifts.len(), dst_bad)
+        };
+        t.row(vec![
+            s.pair.to_string(),
+            s.side.to_string(),
+            s.timeframe.to_string(),
+            s.bars.to_string(),
+            short_time(&s.first.map(format_utc_micros)),
+            short_time(&s.last.map(format_utc_micros)),
+            s.gaps.to_string(),
+            dst,
+            s.stale_runs.to_string(),
+            s.ohlc_violations.to_string(),
+            if s.close_only {
+                "close-only".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    t.print();
+    for p in &r.panels {
+        println!(
+            "\npanel {}: {} rows, {} with all 28 pairs, {} pairs present",
+            p.timeframe, p.rows, p.complete_rows, p.pairs_present
+        );
+        if !p.triangles.is_empty() {
+            let mean: f64 =
+                p.triangles.iter().map(|t| t.mean_abs).sum::<f64>() / p.triangles.len() as f64;
+            println!(
+                "  triangle residual |ln Pab − ln Pac + ln Pbc| over {} triangles: mean {:.2e}; worst:",
+                p.triangles.len(),
+                mean
+            );
+            for t in p.triangles.iter().take(3) {
+                println!(
+                    "    {}: max {:.2e} at {}, mean {:.2e} over {} rows",
+                    t.triangle,
+                    t.max_abs,
+                    t.max_at
+                        .map(format_utc_micros)
+                        .unwrap_or_else(|| "-".into()),
+                    t.mean_abs,
+                    t.rows
+                );
+            }
+        }
+    }
+}
+
+pub fn demo(r: &DemoReport) {
+    println!("== ingest: embedded ECB euro reference rates (source: European Central Bank)\n");
+    ingest(&r.ingest);
+    println!("\n== data health\n");
+    status(&r.status);
+}

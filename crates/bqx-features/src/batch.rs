@@ -1,0 +1,132 @@
+//! Batch computation: the incremental kernels run over a history, one pair per rayon task.
+
+use bqx_domain::{BarColumns, Pair};
+use rayon::prelude::*;
+
+use crate::{BarInput, FeatureError, Kernel};
+
+/// The features of one series, column-major `f64`.
+///
+/// Column-major because every consumer works per column (the columnar store, scalers, feature
+/// selection, drift statistics). `f64` because the kernels compute in `f64` and the batch values
+/// must equal the online ones bit for bit; narrowing to `f32` for storage is the store's choice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    pub names: Vec<String>,
+    pub n_rows: usize,
+    /// `data[j * n_rows + i]` is feature `j` at row `i`.
+    pub data: Vec<f64>,
+}
+
+impl FeatureMatrix {
+    pub fn n_cols(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn column(&self, j: usize) -> &[f64] {
+        &self.data[j * self.n_rows..(j + 1) * self.n_rows]
+    }
+
+    pub fn column_by_name(&self, name: &str) -> Option<&[f64]> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|j| self.column(j))
+    }
+
+    pub fn get(&self, row: usize, col: usize) -> f64 {
+        self.data[col * self.n_rows + row]
+    }
+}
+
+/// Runs `kernel` over the rows of `bars` in order, calling `sink(row, values)` after each
+/// `update`. This is the one loop behind every batch path.
+pub fn run_rows<K: Kernel + ?Sized>(
+    kernel: &mut K,
+    bars: &BarColumns,
+    mut sink: impl FnMut(usize, &[f64]),
+) -> Result<(), FeatureError> {
+    let n = bars.len();
+    if [
+        bars.open.len(),
+        bars.high.len(),
+        bars.low.len(),
+        bars.close.len(),
+    ]
+    .iter()
+    .any(|&l| l != n)
+    {
+        return Err(FeatureError::RaggedColumns);
+    }
+    if let Some(row) = bars.close.iter().position(|c| !(c.is_finite() && *c > 0.0)) {
+        return Err(FeatureError::BadClose {
+            row,
+            close: bars.close[row],
+        });
+    }
+    let mut row = vec![f64::NAN; kernel.width()];
+    for i in 0..n {
+        kernel.update(&BarInput::from_columns(bars, i), &mut row);
+        sink(i, &row);
+    }
+    Ok(())
+}
+
+/// Rows buffered row-major before being transposed into the column-major matrix, so that the
+/// writes are contiguous runs instead of one strided store per value.
+const BLOCK_ROWS: usize = 128;
+
+/// Computes the features of a whole history with a fresh (reset) kernel.
+pub fn compute_batch<K: Kernel + ?Sized>(
+    kernel: &mut K,
+    bars: &BarColumns,
+) -> Result<FeatureMatrix, FeatureError> {
+    kernel.reset();
+    let n = bars.len();
+    let width = kernel.width();
+    // Zeroed (lazily mapped) memory: every cell is overwritten below.
+    let mut data = vec![0.0; n * width];
+    let mut block = vec![f64::NAN; BLOCK_ROWS * width];
+    let flush = |data: &mut [f64], block: &[f64], first: usize, rows: usize| {
+        for j in 0..width {
+            let col = &mut data[j * n + first..j * n + first + rows];
+            for (r, v) in col.iter_mut().enumerate() {
+                *v = block[r * width + j];
+            }
+        }
+    };
+    run_rows(kernel, bars, |i, row| {
+        let r = i % BLOCK_ROWS;
+        block[r * width..(r + 1) * width].copy_from_slice(row);
+        if r == BLOCK_ROWS - 1 {
+            flush(&mut data, &block, i + 1 - BLOCK_ROWS, BLOCK_ROWS);
+        }
+    })?;
+    let rest = n % BLOCK_ROWS;
+    if rest > 0 {
+        flush(&mut data, &block, n - rest, rest);
+    }
+    Ok(FeatureMatrix {
+        names: kernel.names(),
+        n_rows: n,
+        data,
+    })
+}
+
+/// Computes the features of several pairs in parallel (one fresh kernel per pair from `make`).
+pub fn compute_batch_pairs<K, F>(
+    make: F,
+    series: &[(Pair, &BarColumns)],
+) -> Vec<(Pair, Result<FeatureMatrix, FeatureError>)>
+where
+    K: Kernel,
+    F: Fn() -> K + Sync,
+{
+    series
+        .par_iter()
+        .map(|&(pair, bars)| {
+            let mut k = make();
+            (pair, compute_batch(&mut k, bars))
+        })
+        .collect()
+}

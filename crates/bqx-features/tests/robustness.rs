@@ -1,0 +1,79 @@
+//! Numerical robustness: flat (stale) prices never produce NaN/∞ after warm-up, and the
+//! running-sum statistics stay accurate across price levels and tiny volatilities, where a naive
+//! `Σx² − (Σx)²/n` would cancel catastrophically.
+
+mod common;
+
+use bqx_features::{BarInput, BqxKernel, Domain, FeatureSet, Kernel, MomentsKernel, compute_batch};
+use common::{close_bars, random_walk};
+use proptest::prelude::*;
+
+#[test]
+fn flat_prices_give_defined_degenerate_values() {
+    // 1400 constant closes, then a step and a random walk.
+    let mut closes = vec![1.2345; 1400];
+    closes.extend(random_walk(700, 9, 1.25, 0.001));
+    let mut set = FeatureSet::standard();
+    let cat = set.catalog();
+    let m = compute_batch(&mut set, &close_bars(&closes)).unwrap();
+    for (j, spec) in cat.iter().enumerate() {
+        for (i, v) in m.column(j).iter().enumerate().skip(spec.warmup) {
+            assert!(v.is_finite(), "{} row {i} is {v}", spec.name);
+        }
+    }
+    let at = |name: &str, row: usize| m.column_by_name(name).unwrap()[row];
+    let row = 1399;
+    assert_eq!(at("bqx_stdev_75", row), 0.0);
+    assert_eq!(at("bqx_return_15", row), 0.0);
+    assert_eq!(at("reg_rate_r2_630", row), 0.0, "r2 is 0 when SS_tot = 0");
+    assert_eq!(at("reg_rate_rmse_630", row), 0.0);
+    assert_eq!(at("reg_bqx_r2_60", row), 0.0);
+    assert_eq!(at("mom_rate_std_120", row), 0.0);
+    assert_eq!(at("mom_rate_skew_120", row), 0.0);
+    assert_eq!(at("boll_rate_pctb_50", row), 0.5);
+    assert_eq!(at("ta_rate_rsi_14", row), 50.0);
+}
+
+/// Two-pass sample std.
+fn std_direct(x: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn stdevs_accurate_across_levels_and_volatilities(
+        seed in any::<u64>(),
+        level in 1e-3f64..1e4,
+        log_sigma in -7.0f64..-2.0,
+    ) {
+        let sigma = 10f64.powf(log_sigma);
+        let n = 2000;
+        let closes = random_walk(n, seed, level, sigma);
+        let mut bqx = BqxKernel::new();
+        let mut mom = MomentsKernel::new(Domain::Rate);
+        let (mut ob, mut om) = (vec![0.0; bqx.width()], vec![0.0; mom.width()]);
+        let logret: Vec<f64> = (1..n).map(|i| (closes[i] / closes[i - 1]).ln()).collect();
+        for (t, &c) in closes.iter().enumerate() {
+            let bar = BarInput::close_only(t as i64, c);
+            bqx.update(&bar, &mut ob);
+            mom.update(&bar, &mut om);
+            if t < 200 || t % 37 != 0 {
+                continue;
+            }
+            for (k, w) in [15usize, 30, 45, 60, 75].into_iter().enumerate() {
+                let want = std_direct(&closes[t - w..t]) / c;
+                let got = ob[k * 6 + 5];
+                prop_assert!((got - want).abs() <= 1e-8 * want, "bqx_stdev_{w} t={t}: {got} vs {want}");
+            }
+            for (k, w) in [20usize, 50, 120].into_iter().enumerate() {
+                let want = std_direct(&logret[t - w..t]);
+                let got = om[k * 8 + 1];
+                prop_assert!((got - want).abs() <= 1e-8 * want, "mom_rate_std_{w} t={t}: {got} vs {want}");
+            }
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The SQLite run registry: runs, their stages, ingest reports.
+
+use serde::Serialize;
+
+use crate::{Result, Store, now_rfc3339};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub kind: String,
+    pub args: serde_json::Value,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageRow {
+    pub run_id: String,
+    pub stage: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub fingerprint: Option<String>,
+    pub summary: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IngestReportRow {
+    pub run_id: String,
+    pub source: String,
+    pub report: serde_json::Value,
+}
+
+impl Store {
+    /// Records a new run and returns its id (`20261123T225000Z-ingest-3`).
+    pub fn begin_run(&mut self, kind: &str, args: &serde_json::Value) -> Result<String> {
+        let now = chrono::Utc::now();
+        let n: i64 = self
+            .registry
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))?;
+        let run_id = format!("{}-{kind}-{}", now.format("%Y%m%dT%H%M%SZ"), n + 1);
+        self.registry.execute(
+            "INSERT INTO runs (run_id, kind, args, started_at, status) VALUES (?1, ?2, ?3, ?4, 'running')",
+            rusqlite::params![run_id, kind, args.to_string(), now_rfc3339()],
+        )?;
+        Ok(run_id)
+    }
+
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.registry.execute(
+            "UPDATE runs SET finished_at = ?2, status = ?3, error = ?4 WHERE run_id = ?1",
+            rusqlite::params![run_id, now_rfc3339(), status.as_str(), error],
+        )?;
+        Ok(())
+    }
+
+    pub fn begin_stage(
+        &mut self,
+        run_id: &str,
+        stage: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<()> {
+        self.registry.execute(
+            "INSERT OR REPLACE INTO stages (run_id, stage, started_at, status, fingerprint) \
+             VALUES (?1, ?2, ?3, 'running', ?4)",
+            rusqlite::params![run_id, stage, now_rfc3339(), fingerprint],
+        )?;
+        Ok(())
+    }
+
+    pub fn finish_stage(
+        &mut self,
+        run_id: &str,
+        stage: &str,
+        status: RunStatus,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        self.registry.execute(
+            "UPDATE stages SET finished_at = ?3, status = ?4, summary = ?5 WHERE run_id = ?1 AND stage = ?2",
+            rusqlite::params![run_id, stage, now_rfc3339(), status.as_str(), summary.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the per-file reports of an ingest run (one transaction).
+    pub fn record_ingest_reports(
+        &mut self,
+        run_id: &str,
+        reports: &[(String, serde_json::Value)],
+    ) -> Result<()> {
+        let tx = self.registry.transaction()?;
+        for (source, report) in reports {
+            tx.execute(
+                "INSERT INTO ingest_reports (run_id, source, report) VALUES (?1, ?2, ?3)",
+                rusqlite::params![run_id, source, report.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The newest runs first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT run_id, kind, args, started_at, finished_at, status, error FROM runs \
+             ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit as i64], |r| {
+            Ok(RunRow {
+                run_id: r.get(0)?,
+                kind: r.get(1)?,
+                args: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+                started_at: r.get(3)?,
+                finished_at: r.get(4)?,
+                status: r.get(5)?,
+                error: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn stages(&self, run_id: &str) -> Result<Vec<StageRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT run_id, stage, started_at, finished_at, status, fingerprint, summary \
+             FROM stages WHERE run_id = ?1 ORDER BY started_at, rowid",
+        )?;
+        let rows = st.query_map([run_id], |r| {
+            Ok(StageRow {
+                run_id: r.get(0)?,
+                stage: r.get(1)?,
+                started_at: r.get(2)?,
+                finished_at: r.get(3)?,
+                status: r.get(4)?,
+                fingerprint: r.get(5)?,
+                summary: r
+                    .get::<_, Option<String>>(6)?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn ingest_reports(&self, run_id: &str) -> Result<Vec<IngestReportRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT run_id, source, report FROM ingest_reports WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([run_id], |r| {
+            Ok(IngestReportRow {
+                run_id: r.get(0)?,
+                source: r.get(1)?,
+                report: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_and_stages_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "test").unwrap();
+        let id = s
+            .begin_run("ingest", &serde_json::json!({"files": ["a.csv"]}))
+            .unwrap();
+        s.begin_stage(&id, "ingest", Some("abc")).unwrap();
+        s.finish_stage(
+            &id,
+            "ingest",
+            RunStatus::Succeeded,
+            &serde_json::json!({"bars": 3}),
+        )
+        .unwrap();
+        s.record_ingest_reports(&id, &[("a.csv".into(), serde_json::json!({"read": 3}))])
+            .unwrap();
+        s.finish_run(&id, RunStatus::Succeeded, None).unwrap();
+        let runs = s.runs(10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "succeeded");
+        assert_eq!(runs[0].args["files"][0], "a.csv");
+        let stages = s.stages(&id).unwrap();
+        assert_eq!(stages[0].summary.as_ref().unwrap()["bars"], 3);
+        assert_eq!(s.ingest_reports(&id).unwrap()[0].report["read"], 3);
+    }
+}
