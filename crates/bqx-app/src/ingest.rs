@@ -6,9 +6,7 @@ use std::time::Instant;
 
 use bqx_domain::{Pair, PriceSide, format_utc_micros};
 use bqx_ingest::{FormatChoice, IngestOptions, ParsedFile, SourceTz};
-use bqx_store::{
-    BarsWrite, FileOutcome, FileWrite, QuarantineRow, RunStatus, SeriesKey, SeriesWrite,
-};
+use bqx_store::{FileOutcome, FileWrite, QuarantineRow, RunStatus, SeriesKey, SeriesWrite};
 use serde::Serialize;
 
 use crate::progress::{task_advanced, task_finished, task_started};
@@ -170,90 +168,64 @@ fn ingest_in(
     let opts = IngestOptions {
         format: req.format,
         pair: req.pair,
-        tz: req.tz.clone(),
+        tz: req.tz,
         side: req.side,
     };
-    // 1. Parse everything first: an unusable input stops the call before any write.
-    let total_bytes: u64 = req
+    let sizes: Vec<u64> = req
         .files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-        .sum();
-    task_started(progress, "parse", total_bytes, "bytes");
-    let mut parsed: Vec<ParsedFile> = Vec::new();
-    for path in &req.files {
-        let files = read_one(store, path, &opts)?;
-        parsed.extend(files);
-        task_advanced(
-            progress,
-            "parse",
-            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        );
-    }
-    task_finished(progress, "parse");
-
-    // 2. One transaction for the whole call.
-    let total_bars: u64 = parsed
-        .iter()
-        .flat_map(|f| f.series.iter())
-        .map(|s| s.bars.len() as u64)
-        .sum();
-    let mut writes = Vec::with_capacity(parsed.len());
-    let mut shapes = Vec::with_capacity(parsed.len());
-    for f in &mut parsed {
-        shapes.push(FileShape::of(f));
-        let series = std::mem::take(&mut f.series)
-            .into_iter()
-            .map(|s| SeriesWrite {
-                key: SeriesKey {
-                    pair: s.pair,
-                    side: s.side,
-                    timeframe: s.timeframe,
-                },
-                bars: s.bars,
-                first_line: s.first_line,
-                records: s.records,
-            })
-            .collect();
-        writes.push(FileWrite {
-            source: f.source.clone(),
-            sha256: f.sha256.clone(),
-            bytes: f.bytes,
-            format: f.format.to_string(),
-            source_tz: f.tz.clone(),
-            read: f.read,
-            accepted: f.accepted,
-            skipped: f.skipped_duplicates + f.skipped_flats,
-            rejected: f
-                .rejected
-                .iter()
-                .map(|r| QuarantineRow {
-                    line: r.line,
-                    kind: r.kind.as_str().to_string(),
-                    reason: r.reason.clone(),
-                    raw: r.raw.clone(),
-                })
-                .collect(),
-            series,
-            text: &f.text,
+        .collect();
+    task_started(progress, "read", sizes.iter().sum(), "bytes");
+    task_started(progress, "write", 0, "bars");
+    // A reader thread parses file i+1 while this thread writes file i into the open
+    // transaction. An unusable input anywhere drops the transaction: nothing is written.
+    let reports = std::thread::scope(|scope| -> Result<Vec<FileReport>, AppError> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Parsed>(1);
+        let opts = &opts;
+        scope.spawn(move || {
+            for (path, size) in req.files.iter().zip(&sizes) {
+                let parsed = if is_parquet(path, opts) {
+                    Ok(Parsed::Parquet(path.clone()))
+                } else {
+                    bqx_ingest::read_path(path, opts)
+                        .map(Parsed::Files)
+                        .map_err(AppError::from)
+                };
+                task_advanced(progress, "read", *size);
+                let stop = parsed.is_err();
+                if send.send(parsed.unwrap_or_else(Parsed::Failed)).is_err() || stop {
+                    break;
+                }
+            }
         });
-    }
-    task_started(progress, "write", total_bars, "bars");
-    let outcomes = store.write_bars(
-        BarsWrite {
-            run_id: run_id.to_string(),
-            files: writes,
-        },
-        |n| task_advanced(progress, "write", n),
-    )?;
+        let mut writer = store.bars_writer(run_id)?;
+        let mut reports = Vec::new();
+        let mut bars_total = 0u64;
+        for message in receive {
+            let files = match message {
+                Parsed::Files(files) => files,
+                Parsed::Parquet(path) => vec![read_parquet(&writer, &path, opts)?],
+                Parsed::Failed(e) => return Err(e),
+            };
+            for mut f in files {
+                bars_total += f.series.iter().map(|s| s.bars.len() as u64).sum::<u64>();
+                progress.event(ProgressEvent::TaskTotal {
+                    task: "write".into(),
+                    total: bars_total,
+                });
+                let shape = FileShape::of(&f);
+                let outcome = writer
+                    .write_file(file_write(&mut f), |n| task_advanced(progress, "write", n))?;
+                reports.push(report(&f, shape, &outcome));
+            }
+        }
+        writer.commit()?;
+        Ok(reports)
+    })?;
+    task_finished(progress, "read");
     task_finished(progress, "write");
 
-    let reports: Vec<FileReport> = parsed
-        .iter()
-        .zip(shapes)
-        .zip(&outcomes)
-        .map(|((f, shape), o)| report(f, shape, o))
-        .collect();
     let rows: Vec<(String, serde_json::Value)> = reports
         .iter()
         .map(|r| {
@@ -267,34 +239,78 @@ fn ingest_in(
     Ok(reports)
 }
 
-/// Reads one path: Parquet through the store's DuckDB reader, everything else through the
-/// parsers (zip archives may hold several members).
-fn read_one(
-    store: &bqx_store::Store,
-    path: &Path,
-    opts: &IngestOptions,
-) -> Result<Vec<ParsedFile>, AppError> {
-    let unusable = |reason: String| {
-        AppError::from(bqx_ingest::UnusableInput {
-            file: path.display().to_string(),
-            line: None,
-            reason,
+/// What the reader thread hands to the writer.
+enum Parsed {
+    Files(Vec<ParsedFile>),
+    /// Parquet is read by DuckDB, on the writer's connection.
+    Parquet(PathBuf),
+    Failed(AppError),
+}
+
+/// Moves a parsed file's series into a store write (the file keeps its text and counts for
+/// the report).
+fn file_write(f: &mut ParsedFile) -> FileWrite<'_> {
+    let series = std::mem::take(&mut f.series)
+        .into_iter()
+        .map(|s| SeriesWrite {
+            key: SeriesKey {
+                pair: s.pair,
+                side: s.side,
+                timeframe: s.timeframe,
+            },
+            bars: s.bars,
+            first_line: s.first_line,
+            records: s.records,
         })
-    };
-    let is_parquet = matches!(opts.format, FormatChoice::Parquet) || {
+        .collect();
+    FileWrite {
+        source: f.source.clone(),
+        sha256: f.sha256.clone(),
+        bytes: f.bytes,
+        format: f.format.to_string(),
+        source_tz: f.tz.clone(),
+        read: f.read,
+        accepted: f.accepted,
+        skipped: f.skipped_duplicates + f.skipped_flats,
+        rejected: f
+            .rejected
+            .iter()
+            .map(|r| QuarantineRow {
+                line: r.line,
+                kind: r.kind.as_str().to_string(),
+                reason: r.reason.clone(),
+                raw: r.raw.clone(),
+            })
+            .collect(),
+        series,
+        text: &f.text,
+    }
+}
+
+fn is_parquet(path: &Path, opts: &IngestOptions) -> bool {
+    matches!(opts.format, FormatChoice::Parquet) || {
         let mut head = [0u8; 4];
         use std::io::Read;
         std::fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut head))
             .map(|_| bqx_ingest::is_parquet(&head))
             .unwrap_or(false)
-    };
-    if !is_parquet {
-        return Ok(bqx_ingest::read_path(path, opts)?);
     }
-    let bars = store
-        .read_parquet_bars(path)
-        .map_err(|e| unusable(format!("cannot read as Parquet: {e}")))?;
+}
+
+/// Reads a Parquet file through DuckDB and validates it like any other input.
+fn read_parquet(
+    writer: &bqx_store::BarsWriter<'_>,
+    path: &Path,
+    opts: &IngestOptions,
+) -> Result<ParsedFile, AppError> {
+    let bars = writer.read_parquet_bars(path).map_err(|reason| {
+        AppError::from(bqx_ingest::UnusableInput {
+            file: path.display().to_string(),
+            line: None,
+            reason: format!("cannot read as Parquet: {reason}"),
+        })
+    })?;
     let cols = bqx_ingest::RawColumns {
         ts_micros: bars.ts_micros,
         pair: bars.has_pair.then_some(bars.pair),
@@ -305,11 +321,11 @@ fn read_one(
         volume: bars.has_volume.then_some(bars.volume),
         spread: bars.has_spread.then_some(bars.spread),
     };
-    Ok(vec![bqx_ingest::from_columns(
+    Ok(bqx_ingest::from_columns(
         &path.display().to_string(),
         cols,
         opts,
-    )?])
+    )?)
 }
 
 /// What a report needs from a parsed file's series before they move into the write.

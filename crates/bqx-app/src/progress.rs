@@ -22,6 +22,11 @@ pub enum ProgressEvent {
         task: String,
         delta: u64,
     },
+    /// The task's total became known or grew.
+    TaskTotal {
+        task: String,
+        total: u64,
+    },
     TaskFinished {
         task: String,
     },

@@ -71,6 +71,11 @@ impl Progress for Bars {
                     b.inc(delta);
                 }
             }
+            ProgressEvent::TaskTotal { task, total } => {
+                if let Some(b) = bars.get(&task) {
+                    b.set_length(total);
+                }
+            }
             ProgressEvent::TaskFinished { task } => {
                 if let Some(b) = bars.remove(&task) {
                     b.finish_and_clear();

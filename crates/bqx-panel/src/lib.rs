@@ -277,15 +277,15 @@ fn dst_shifts(ts: &[i64]) -> Vec<DstShift> {
             continue; // a holiday break mid-week, not a week open
         }
         let hour = dt.hour();
-        if let Some(h) = prev_hour {
-            if h != hour {
-                out.push(DstShift {
-                    week_open: w[1],
-                    hour_before: h,
-                    hour_after: hour,
-                    matches_us_dst: near_us_dst_change(dt.date_naive()),
-                });
-            }
+        if let Some(h) = prev_hour
+            && h != hour
+        {
+            out.push(DstShift {
+                week_open: w[1],
+                hour_before: h,
+                hour_after: hour,
+                matches_us_dst: near_us_dst_change(dt.date_naive()),
+            });
         }
         prev_hour = Some(hour);
     }

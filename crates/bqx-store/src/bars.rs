@@ -144,6 +144,23 @@ fn record_batch(key: SeriesKey, file_id: i32, bars: BarColumns) -> Result<Record
 /// Rows per appended record batch (bounded memory for the Arrow copy).
 const APPEND_CHUNK: usize = 1 << 20;
 
+/// An open ingest transaction: files are written one by one (so parsing the next file can
+/// overlap writing this one) and become visible together at [`BarsWriter::commit`]. Dropping
+/// the writer without committing rolls everything back.
+pub struct BarsWriter<'a> {
+    tx: duckdb::Transaction<'a>,
+    run_id: String,
+    now: String,
+}
+
+impl std::fmt::Debug for BarsWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BarsWriter")
+            .field("run_id", &self.run_id)
+            .finish()
+    }
+}
+
 impl Store {
     /// Writes one ingest call atomically: for every series, bars identical to stored ones are
     /// skipped, bars that conflict with stored ones are quarantined (never overwritten), the
@@ -154,124 +171,160 @@ impl Store {
         write: BarsWrite<'_>,
         mut progress: impl FnMut(u64),
     ) -> Result<Vec<FileOutcome>> {
-        let tx = self.duck.transaction()?;
-        let now = now_rfc3339();
+        let mut writer = self.bars_writer(&write.run_id)?;
         let mut outcomes = Vec::with_capacity(write.files.len());
         for file in write.files {
-            let mut outcome = FileOutcome::default();
-            let mut conflict_rows: Vec<(u64, String)> = Vec::new();
-            // Register the file first so bars and quarantine rows can reference it; the counts
-            // are updated once the merge is known.
-            let file_id: i32 = tx.query_row(
-                "INSERT INTO source_files (source, sha256, bytes, format, source_tz, run_id, \
-                 ingested_at, read, accepted, rejected, skipped) \
-                 VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), 0, 0, 0, 0) RETURNING file_id",
-                duckdb::params![
-                    file.source,
-                    file.sha256,
-                    file.bytes as i64,
-                    file.format,
-                    file.source_tz,
-                    write.run_id,
-                    now
-                ],
-                |r| r.get(0),
-            )?;
-            outcome.file_id = file_id;
-            for series in file.series {
-                let n = series.bars.len();
-                if n == 0 {
-                    continue;
-                }
-                let (lo, hi) = (series.bars.ts[0], series.bars.ts[n - 1]);
-                let stored = load_range(&tx, series.key, lo, hi)?;
-                let (keep, skipped, conflicts) = merge(&series, &stored);
-                outcome.skipped_stored += skipped;
-                for (i, reason) in conflicts {
-                    outcome.rejected_stored += series.records[i] as u64;
-                    outcome.conflicts.push(StoredConflict {
-                        line: series.first_line[i],
-                        ts: series.bars.ts[i],
-                        reason: reason.clone(),
-                    });
-                    conflict_rows.push((series.first_line[i], reason));
-                }
-                let new_bars = if keep.len() == n {
-                    series.bars
-                } else {
-                    series.bars.take(&keep)
-                };
-                outcome.accepted += keep.iter().map(|&i| series.records[i] as u64).sum::<u64>();
-                outcome.bars_written += new_bars.len() as u64;
-                let mut app = tx.appender("bars")?;
+            outcomes.push(writer.write_file(file, &mut progress)?);
+        }
+        writer.commit()?;
+        Ok(outcomes)
+    }
+
+    /// Opens the transaction of one ingest call.
+    pub fn bars_writer(&mut self, run_id: &str) -> Result<BarsWriter<'_>> {
+        Ok(BarsWriter {
+            tx: self.duck.transaction()?,
+            run_id: run_id.to_string(),
+            now: now_rfc3339(),
+        })
+    }
+}
+
+impl BarsWriter<'_> {
+    /// Merges and appends one file's series and records the file and its quarantine rows
+    /// (visible to later files of the same call, committed with them).
+    pub fn write_file(
+        &mut self,
+        file: FileWrite<'_>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<FileOutcome> {
+        let tx = &self.tx;
+        let mut outcome = FileOutcome::default();
+        let mut conflict_rows: Vec<(u64, String)> = Vec::new();
+        // Register the file first so bars and quarantine rows can reference it; the counts
+        // are updated once the merge is known.
+        let file_id: i32 = tx.query_row(
+            "INSERT INTO source_files (source, sha256, bytes, format, source_tz, run_id, \
+             ingested_at, read, accepted, rejected, skipped) \
+             VALUES (?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ), 0, 0, 0, 0) RETURNING file_id",
+            duckdb::params![
+                file.source,
+                file.sha256,
+                file.bytes as i64,
+                file.format,
+                file.source_tz,
+                self.run_id,
+                self.now
+            ],
+            |r| r.get(0),
+        )?;
+        outcome.file_id = file_id;
+        for series in file.series {
+            let n = series.bars.len();
+            if n == 0 {
+                continue;
+            }
+            let (lo, hi) = (series.bars.ts[0], series.bars.ts[n - 1]);
+            let stored = load_range(tx, series.key, lo, hi)?;
+            let (keep, skipped, conflicts) = merge(&series, &stored);
+            outcome.skipped_stored += skipped;
+            for (i, reason) in conflicts {
+                outcome.rejected_stored += series.records[i] as u64;
+                outcome.conflicts.push(StoredConflict {
+                    line: series.first_line[i],
+                    ts: series.bars.ts[i],
+                    reason: reason.clone(),
+                });
+                conflict_rows.push((series.first_line[i], reason));
+            }
+            outcome.accepted += keep.iter().map(|&i| series.records[i] as u64).sum::<u64>();
+            let new_bars = if keep.len() == n {
+                series.bars
+            } else {
+                series.bars.take(&keep)
+            };
+            outcome.bars_written += new_bars.len() as u64;
+            let mut app = tx.appender("bars")?;
+            let total = new_bars.len();
+            if total <= APPEND_CHUNK {
+                app.append_record_batch(record_batch(series.key, file_id, new_bars)?)?;
+                progress(total as u64);
+            } else {
                 let mut start = 0;
-                while start < new_bars.len() {
-                    let end = (start + APPEND_CHUNK).min(new_bars.len());
-                    let chunk = if start == 0 && end == new_bars.len() {
-                        new_bars.clone()
-                    } else {
-                        new_bars.take(&(start..end).collect::<Vec<_>>())
-                    };
+                while start < total {
+                    let end = (start + APPEND_CHUNK).min(total);
+                    let chunk = new_bars.take(&(start..end).collect::<Vec<_>>());
                     app.append_record_batch(record_batch(series.key, file_id, chunk)?)?;
                     progress((end - start) as u64);
                     start = end;
                 }
-                app.flush()?;
             }
-            // Quarantine: the parser's rejects and the conflicts with stored bars.
-            let raws = raw_lines(file.text, conflict_rows.iter().map(|(l, _)| *l));
-            {
-                let mut app = tx.appender("quarantine")?;
-                for q in &file.rejected {
-                    app.append_row(duckdb::params![
-                        file_id,
-                        q.line as i64,
-                        q.kind,
-                        q.reason,
-                        q.raw
-                    ])?;
-                }
-                for ((line, reason), raw) in conflict_rows.iter().zip(raws) {
-                    app.append_row(duckdb::params![
-                        file_id,
-                        *line as i64,
-                        "stored_conflict",
-                        reason,
-                        raw
-                    ])?;
-                }
-                app.flush()?;
-            }
-            let accepted = outcome.accepted;
-            let rejected = file.rejected.len() as u64 + outcome.rejected_stored;
-            let skipped = file.skipped + outcome.skipped_stored;
-            debug_assert_eq!(
-                file.read,
-                accepted + rejected + skipped,
-                "accounting identity for {}",
-                file.source
-            );
-            debug_assert_eq!(
-                file.accepted,
-                outcome.accepted + outcome.skipped_stored + outcome.rejected_stored
-            );
-            tx.execute(
-                "UPDATE source_files SET read = ?, accepted = ?, rejected = ?, skipped = ? \
-                 WHERE file_id = ?",
-                duckdb::params![
-                    file.read as i64,
-                    accepted as i64,
-                    rejected as i64,
-                    skipped as i64,
-                    file_id
-                ],
-            )?;
-            outcomes.push(outcome);
+            app.flush()?;
         }
-        tx.commit()?;
-        Ok(outcomes)
+        // Quarantine: the parser's rejects and the conflicts with stored bars.
+        let raws = raw_lines(file.text, conflict_rows.iter().map(|(l, _)| *l));
+        {
+            let mut app = tx.appender("quarantine")?;
+            for q in &file.rejected {
+                app.append_row(duckdb::params![
+                    file_id,
+                    q.line as i64,
+                    q.kind,
+                    q.reason,
+                    q.raw
+                ])?;
+            }
+            for ((line, reason), raw) in conflict_rows.iter().zip(raws) {
+                app.append_row(duckdb::params![
+                    file_id,
+                    *line as i64,
+                    "stored_conflict",
+                    reason,
+                    raw
+                ])?;
+            }
+            app.flush()?;
+        }
+        let accepted = outcome.accepted;
+        let rejected = file.rejected.len() as u64 + outcome.rejected_stored;
+        let skipped = file.skipped + outcome.skipped_stored;
+        debug_assert_eq!(
+            file.read,
+            accepted + rejected + skipped,
+            "accounting identity for {}",
+            file.source
+        );
+        debug_assert_eq!(
+            file.accepted,
+            outcome.accepted + outcome.skipped_stored + outcome.rejected_stored
+        );
+        tx.execute(
+            "UPDATE source_files SET read = ?, accepted = ?, rejected = ?, skipped = ? \
+             WHERE file_id = ?",
+            duckdb::params![
+                file.read as i64,
+                accepted as i64,
+                rejected as i64,
+                skipped as i64,
+                file_id
+            ],
+        )?;
+        Ok(outcome)
     }
 
+    /// Reads a Parquet bar file inside this transaction (see [`Store::read_parquet_bars`]).
+    pub fn read_parquet_bars(&self, path: &std::path::Path) -> Result<ParquetBars, String> {
+        read_parquet_bars(&self.tx, path)
+    }
+
+    /// Makes everything written visible at once.
+    pub fn commit(self) -> Result<()> {
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Store {
     /// Count and time range of every stored series.
     pub fn series_summaries(&self) -> Result<Vec<SeriesSummary>> {
         let mut st = self.duck.prepare(
@@ -339,72 +392,77 @@ impl Store {
     /// an ISO-8601 string. Values that do not convert come back as `None`, for the parser to
     /// reject row by row. Errors name what is missing.
     pub fn read_parquet_bars(&self, path: &std::path::Path) -> Result<ParquetBars, String> {
-        let p = path.to_string_lossy().replace('\'', "''");
-        let src = format!("read_parquet('{p}')");
-        let mut st = self
-            .duck
-            .prepare(&format!("DESCRIBE SELECT * FROM {src}"))
-            .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-        let cols: Vec<(String, String)> = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| format!("cannot read the Parquet schema: {e}"))?;
-        let find = |name: &str| cols.iter().find(|(c, _)| c.eq_ignore_ascii_case(name));
-        let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
-        let (ts_name, ts_type) = find("timestamp").ok_or(
-            "missing column 'timestamp' (expected timestamp, pair, open, high, low, close, volume)",
-        )?;
-        let ts_expr = if ts_type.starts_with("TIMESTAMP") {
-            format!("epoch_us(CAST({} AS TIMESTAMP))", quote(ts_name))
-        } else if matches!(
-            ts_type.as_str(),
-            "BIGINT" | "INTEGER" | "UBIGINT" | "HUGEINT"
-        ) {
-            format!("CAST({} AS BIGINT) * 1000", quote(ts_name))
-        } else {
-            format!(
-                "epoch_us(CAST(TRY_CAST({} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP))",
-                quote(ts_name)
-            )
-        };
-        let mut select = vec![ts_expr];
-        for name in ["open", "high", "low", "close"] {
-            let (c, _) = find(name).ok_or_else(|| format!("missing column '{name}'"))?;
-            select.push(format!("TRY_CAST({} AS DOUBLE)", quote(c)));
-        }
-        let optional = |name: &str, cast: &str| match find(name) {
-            Some((c, _)) => format!("TRY_CAST({} AS {cast})", quote(c)),
-            None => format!("CAST(NULL AS {cast})"),
-        };
-        select.push(optional("volume", "DOUBLE"));
-        select.push(optional("spread", "DOUBLE"));
-        select.push(optional("pair", "VARCHAR"));
-        let sql = format!("SELECT {} FROM {src}", select.join(", "));
-        let mut st = self
-            .duck
-            .prepare(&sql)
-            .map_err(|e| format!("cannot read the Parquet columns: {e}"))?;
-        let mut out = ParquetBars {
-            has_volume: find("volume").is_some(),
-            has_spread: find("spread").is_some(),
-            has_pair: find("pair").is_some(),
-            ..Default::default()
-        };
-        let mut rows = st.query([]).map_err(|e| e.to_string())?;
-        while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-            let g = |i: usize| r.get::<_, Option<f64>>(i).ok().flatten();
-            out.ts_micros
-                .push(r.get::<_, Option<i64>>(0).ok().flatten());
-            out.open.push(g(1));
-            out.high.push(g(2));
-            out.low.push(g(3));
-            out.close.push(g(4));
-            out.volume.push(g(5));
-            out.spread.push(g(6));
-            out.pair.push(r.get::<_, Option<String>>(7).ok().flatten());
-        }
-        Ok(out)
+        read_parquet_bars(&self.duck, path)
     }
+}
+
+fn read_parquet_bars(
+    conn: &duckdb::Connection,
+    path: &std::path::Path,
+) -> Result<ParquetBars, String> {
+    let p = path.to_string_lossy().replace('\'', "''");
+    let src = format!("read_parquet('{p}')");
+    let mut st = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM {src}"))
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let cols: Vec<(String, String)> = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .and_then(|rows| rows.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| format!("cannot read the Parquet schema: {e}"))?;
+    let find = |name: &str| cols.iter().find(|(c, _)| c.eq_ignore_ascii_case(name));
+    let quote = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    let (ts_name, ts_type) = find("timestamp").ok_or(
+        "missing column 'timestamp' (expected timestamp, pair, open, high, low, close, volume)",
+    )?;
+    let ts_expr = if ts_type.starts_with("TIMESTAMP") {
+        format!("epoch_us(CAST({} AS TIMESTAMP))", quote(ts_name))
+    } else if matches!(
+        ts_type.as_str(),
+        "BIGINT" | "INTEGER" | "UBIGINT" | "HUGEINT"
+    ) {
+        format!("CAST({} AS BIGINT) * 1000", quote(ts_name))
+    } else {
+        format!(
+            "epoch_us(CAST(TRY_CAST({} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP))",
+            quote(ts_name)
+        )
+    };
+    let mut select = vec![ts_expr];
+    for name in ["open", "high", "low", "close"] {
+        let (c, _) = find(name).ok_or_else(|| format!("missing column '{name}'"))?;
+        select.push(format!("TRY_CAST({} AS DOUBLE)", quote(c)));
+    }
+    let optional = |name: &str, cast: &str| match find(name) {
+        Some((c, _)) => format!("TRY_CAST({} AS {cast})", quote(c)),
+        None => format!("CAST(NULL AS {cast})"),
+    };
+    select.push(optional("volume", "DOUBLE"));
+    select.push(optional("spread", "DOUBLE"));
+    select.push(optional("pair", "VARCHAR"));
+    let sql = format!("SELECT {} FROM {src}", select.join(", "));
+    let mut st = conn
+        .prepare(&sql)
+        .map_err(|e| format!("cannot read the Parquet columns: {e}"))?;
+    let mut out = ParquetBars {
+        has_volume: find("volume").is_some(),
+        has_spread: find("spread").is_some(),
+        has_pair: find("pair").is_some(),
+        ..Default::default()
+    };
+    let mut rows = st.query([]).map_err(|e| e.to_string())?;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let g = |i: usize| r.get::<_, Option<f64>>(i).ok().flatten();
+        out.ts_micros
+            .push(r.get::<_, Option<i64>>(0).ok().flatten());
+        out.open.push(g(1));
+        out.high.push(g(2));
+        out.low.push(g(3));
+        out.close.push(g(4));
+        out.volume.push(g(5));
+        out.spread.push(g(6));
+        out.pair.push(r.get::<_, Option<String>>(7).ok().flatten());
+    }
+    Ok(out)
 }
 
 /// Columns of a Parquet bar file, row-aligned; `None` where a value is missing or does not

@@ -19,8 +19,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub use bars::{
-    BarsWrite, FileOutcome, FileWrite, ParquetBars, QuarantineRow, SeriesKey, SeriesSummary,
-    SeriesWrite, StoredConflict,
+    BarsWrite, BarsWriter, FileOutcome, FileWrite, ParquetBars, QuarantineRow, SeriesKey,
+    SeriesSummary, SeriesWrite, StoredConflict,
 };
 pub use registry::{IngestReportRow, RunRow, RunStatus, StageRow};
 

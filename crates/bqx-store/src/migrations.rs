@@ -60,14 +60,14 @@ pub fn pending<'a>(
     applied: &[Applied],
 ) -> Result<Vec<&'a Migration>, crate::StoreError> {
     let supported = embedded.last().map(|m| m.version).unwrap_or(0);
-    if let Some(newest) = applied.iter().map(|a| a.version).max() {
-        if newest > supported {
-            return Err(crate::StoreError::NewerSchema {
-                db: db.to_string(),
-                found: newest,
-                supported,
-            });
-        }
+    if let Some(newest) = applied.iter().map(|a| a.version).max()
+        && newest > supported
+    {
+        return Err(crate::StoreError::NewerSchema {
+            db: db.to_string(),
+            found: newest,
+            supported,
+        });
     }
     for a in applied {
         let m = embedded
