@@ -2,6 +2,7 @@
 //! progress events. The CLI, the HTTP server and the desktop shell are thin layers over this
 //! crate, so the three surfaces cannot drift apart.
 
+mod catalog;
 mod demo;
 mod error;
 mod ingest;
@@ -11,6 +12,7 @@ mod synth;
 
 use std::path::{Path, PathBuf};
 
+pub use catalog::{FeatureCatalog, feature_catalog};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
 pub use error::{AppError, ErrorCode};
 pub use ingest::{

@@ -73,6 +73,15 @@ enum Command {
         #[arg(long)]
         into_store: bool,
     },
+    /// The feature catalog: every base feature with family, domain, window, formula, warm-up.
+    Features {
+        /// Print the catalog (the only action so far).
+        #[arg(long, required = true)]
+        catalog: bool,
+        /// Print it as the Markdown of docs/features.md.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Data health of the store: per pair counts, gaps, DST shifts, stale quotes, OHLC
     /// violations, and triangle residuals on the aligned panel.
     Status,
@@ -168,6 +177,21 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print_json(&resp)
             } else {
                 render::synth(&resp);
+                Ok(())
+            }
+        }
+        Command::Features {
+            catalog: _,
+            markdown,
+        } => {
+            let catalog = bqx_app::feature_catalog();
+            if cli.json {
+                print_json(&catalog)
+            } else if markdown {
+                print!("{}", catalog.to_markdown());
+                Ok(())
+            } else {
+                render::catalog(&catalog);
                 Ok(())
             }
         }

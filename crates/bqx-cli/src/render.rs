@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use bqx_app::{DemoReport, IngestResponse, Progress, ProgressEvent, StatusReport, SynthResponse};
+use bqx_app::{
+    DemoReport, FeatureCatalog, IngestResponse, Progress, ProgressEvent, StatusReport,
+    SynthResponse,
+};
 use bqx_domain::format_utc_micros;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -342,4 +345,27 @@ pub fn demo(r: &DemoReport) {
     ingest(&r.ingest);
     println!("\n== data health\n");
     status(&r.status);
+}
+
+pub fn catalog(c: &FeatureCatalog) {
+    let mut t = Table::new(&["name", "family", "domain", "window", "warm-up", "formula"]);
+    for f in &c.features {
+        t.row(vec![
+            f.name.clone(),
+            f.family.to_string(),
+            f.domain.as_str().to_string(),
+            f.window
+                .map(|w| w.to_string())
+                .unwrap_or_else(|| "-".into()),
+            f.warmup.to_string(),
+            f.formula.clone(),
+        ]);
+    }
+    t.print();
+    let families: Vec<String> = c.families.iter().map(|(f, n)| format!("{f} {n}")).collect();
+    println!(
+        "\n{} base features per pair: {}",
+        c.count,
+        families.join(", ")
+    );
 }
