@@ -399,3 +399,54 @@ fn synth_into_store_then_status_reports_a_consistent_panel() {
     assert!((bid - worst["max_abs"].as_f64().unwrap()).abs() < 1e-15);
     assert!(mid < 2e-5, "mid residual {mid} (bid {bid})");
 }
+
+#[test]
+fn parquet_in_the_generic_layout_ingests_like_csv() {
+    let work = tempfile::tempdir().unwrap();
+    let parquet = work.path().join("bars.parquet");
+    {
+        // Write the Parquet file with DuckDB: epoch-ms int64 timestamps (one of the layouts
+        // formats.md allows), a pair column, one row with low > close.
+        let scratch = bqx_store::Store::open(&work.path().join("scratch"), "test").unwrap();
+        scratch
+            .duck()
+            .execute_batch(&format!(
+                "COPY (SELECT * FROM (VALUES
+                    (1709676000000, 'EURUSD', 1.08542, 1.08551, 1.08539, 1.08547, 57.0),
+                    (1709676060000, 'EURUSD', 1.08547, 1.08549, 1.08531, 1.08533, 41.0),
+                    (1709676120000, 'EURUSD', 1.08533, 1.08540, 1.08529, 1.08538, 38.0),
+                    (1709676120000, 'GBPUSD', 1.26000, 1.26010, 1.26001, 1.26000, 12.0))
+                  AS t(timestamp, pair, open, high, low, close, volume))
+                 TO '{}' (FORMAT parquet)",
+                parquet.display()
+            ))
+            .unwrap();
+    }
+    let store = work.path().join("store");
+    let v = json_ok(&bqx(
+        &store,
+        &["--json", "ingest", parquet.to_str().unwrap()],
+    ));
+    let f = &v["files"][0];
+    assert_eq!(f["format"], "parquet");
+    assert_eq!(f["first_utc"], "2024-03-05T22:00:00Z");
+    assert_eq!(f["last_utc"], "2024-03-05T22:02:00Z");
+    assert_eq!(
+        (f["read"].as_u64(), f["accepted"].as_u64()),
+        (Some(4), Some(3))
+    );
+    assert_eq!(
+        f["rejections"]["ohlc_violation"]["example_lines"],
+        serde_json::json!([4])
+    );
+    let s = bqx_store::Store::open(&store, "test").unwrap();
+    let (n, vol): (i64, f64) = s
+        .duck()
+        .query_row(
+            "SELECT count(*), sum(volume) FROM bars_v WHERE pair = 'EURUSD'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((n, vol), (3, 136.0));
+}

@@ -251,8 +251,21 @@ pub fn synth(resp: &SynthResponse) {
         resp.last_utc.as_deref().unwrap_or("-"),
         resp.seconds
     );
-    for f in &resp.files {
-        println!("  wrote {}", f.display());
+    match resp.files.as_slice() {
+        [] => {}
+        [one] => println!("  wrote {}", one.display()),
+        [first, ..] => println!(
+            "  wrote {} files in {} ({}, …)",
+            resp.files.len(),
+            first
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            first
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ),
     }
     if let Some(run) = &resp.run_id {
         println!("  written into the store (run {run})");
