@@ -300,11 +300,14 @@ pub fn status(r: &StatusReport) {
     ]);
     for s in &r.series {
         let dst_bad = s.dst_shifts.iter().filter(|d| !d.matches_us_dst).count();
-        let dst = if s.dst_shifts.is_empty() {
+        let mut dst = if s.dst_shifts.is_empty() {
             "0".to_string()
         } else {
             format!("{} ({} off US dates)", s.dst_shifts.len(), dst_bad)
         };
+        if s.missing_dst_shifts > 0 {
+            dst.push_str(&format!(", {} missing: check --tz", s.missing_dst_shifts));
+        }
         t.row(vec![
             s.pair.to_string(),
             s.side.to_string(),

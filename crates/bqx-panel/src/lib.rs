@@ -103,6 +103,10 @@ pub struct SeriesHealth {
     /// The largest gaps (at most 5), largest first.
     pub largest_gaps: Vec<Gap>,
     pub dst_shifts: Vec<DstShift>,
+    /// US DST changes inside the data across which the week-open hour did NOT move (see
+    /// [`DstShift::matches_us_dst`]): a sign of a fixed `--tz` offset for a source that follows
+    /// DST.
+    pub missing_dst_shifts: usize,
     /// Runs of at least `stale_run` identical consecutive closes.
     pub stale_runs: usize,
     pub longest_stale_run: usize,
@@ -156,6 +160,11 @@ pub fn series_health(
     gaps.sort_by(|a, b| b.hours.total_cmp(&a.hours));
     gaps.truncate(5);
 
+    let opens = if tf.secs() < 86_400 {
+        week_opens(&bars.ts)
+    } else {
+        Vec::new()
+    };
     let threshold = stale_run_threshold(tf);
     let (mut stale_runs, mut longest, mut run) = (0, 1usize.min(n), 1usize);
     for i in 1..n {
@@ -193,11 +202,8 @@ pub fn series_health(
         last: bars.ts.last().copied(),
         gaps: gap_count,
         largest_gaps: gaps,
-        dst_shifts: if tf.secs() < 86_400 {
-            dst_shifts(&bars.ts)
-        } else {
-            Vec::new()
-        },
+        dst_shifts: dst_shifts(&opens),
+        missing_dst_shifts: missing_dst_shifts(&opens),
         stale_runs,
         longest_stale_run: if n == 0 { 0 } else { longest },
         ohlc_violations,
@@ -264,42 +270,58 @@ fn weekend_overlap(a: i64, b: i64) -> i64 {
     total
 }
 
-/// Week-open hour changes: the first bar after each break of 24 h or more.
-fn dst_shifts(ts: &[i64]) -> Vec<DstShift> {
-    let mut out = Vec::new();
-    let mut prev_hour: Option<u32> = None;
-    for w in ts.windows(2) {
-        if w[1] - w[0] < MICROS_PER_DAY {
-            continue;
-        }
-        let dt = bqx_domain::micros_to_datetime(w[1]);
-        if dt.weekday() != Weekday::Sun && dt.weekday() != Weekday::Mon {
-            continue; // a holiday break mid-week, not a week open
-        }
-        let hour = dt.hour();
-        if let Some(h) = prev_hour
-            && h != hour
-        {
-            out.push(DstShift {
-                week_open: w[1],
-                hour_before: h,
-                hour_after: hour,
-                matches_us_dst: near_us_dst_change(dt.date_naive()),
-            });
-        }
-        prev_hour = Some(hour);
-    }
-    out
+/// Week opens: the first bar after each break of 24 h or more that lands on a Sunday or
+/// Monday (UTC), with its date and hour.
+fn week_opens(ts: &[i64]) -> Vec<(i64, NaiveDate, u32)> {
+    ts.windows(2)
+        .filter(|w| w[1] - w[0] >= MICROS_PER_DAY)
+        .map(|w| (w[1], bqx_domain::micros_to_datetime(w[1])))
+        .filter(|(_, dt)| matches!(dt.weekday(), Weekday::Sun | Weekday::Mon))
+        .map(|(t, dt)| (t, dt.date_naive(), dt.hour()))
+        .collect()
 }
 
-/// The US changes clocks on the second Sunday of March and the first Sunday of November.
-fn near_us_dst_change(d: NaiveDate) -> bool {
+/// Week-open hour changes between consecutive week opens.
+fn dst_shifts(opens: &[(i64, NaiveDate, u32)]) -> Vec<DstShift> {
+    opens
+        .windows(2)
+        .filter(|w| w[0].2 != w[1].2)
+        .map(|w| DstShift {
+            week_open: w[1].0,
+            hour_before: w[0].2,
+            hour_after: w[1].2,
+            matches_us_dst: near_us_dst_change(w[1].1),
+        })
+        .collect()
+}
+
+/// US DST changes spanned by two consecutive week opens (at most 8 days apart) whose hour did
+/// not change: with a correct source time zone the FX week opens an hour earlier in UTC during
+/// US summer time, so a missing shift suggests a fixed offset given for a DST-switching source.
+fn missing_dst_shifts(opens: &[(i64, NaiveDate, u32)]) -> usize {
+    opens
+        .windows(2)
+        .filter(|w| (w[1].1 - w[0].1).num_days() <= 8 && w[0].2 == w[1].2)
+        .filter(|w| {
+            us_dst_changes(w[1].1.year())
+                .iter()
+                .any(|c| w[0].1 < *c && *c <= w[1].1)
+        })
+        .count()
+}
+
+fn us_dst_changes(year: i32) -> [NaiveDate; 2] {
     let nth_sunday = |month: u32, n: u32| {
-        let first = NaiveDate::from_ymd_opt(d.year(), month, 1).expect("valid");
+        let first = NaiveDate::from_ymd_opt(year, month, 1).expect("valid");
         let offset = (7 - first.weekday().num_days_from_sunday()) % 7;
         first + Duration::days((offset + 7 * (n - 1)) as i64)
     };
     [nth_sunday(3, 2), nth_sunday(11, 1)]
+}
+
+/// The US changes clocks on the second Sunday of March and the first Sunday of November.
+fn near_us_dst_change(d: NaiveDate) -> bool {
+    us_dst_changes(d.year())
         .iter()
         .any(|c| (d - *c).num_days().abs() <= 3)
 }
@@ -478,6 +500,18 @@ mod tests {
             (22, 21)
         );
         assert!(!h.dst_shifts[1].matches_us_dst);
+        assert_eq!(h.missing_dst_shifts, 0);
+        // A fixed offset given for DST-switching broker time: the week keeps opening at 22:00
+        // UTC across the US change on 2024-03-10.
+        let fixed = [
+            at(2024, 3, 1, 21, 0),
+            at(2024, 3, 3, 22, 0),
+            at(2024, 3, 8, 21, 0),
+            at(2024, 3, 10, 22, 0),
+        ];
+        let h = series_health(eur, PriceSide::Bid, Timeframe::M1, &bars(&fixed, &[1.0; 4]));
+        assert!(h.dst_shifts.is_empty());
+        assert_eq!(h.missing_dst_shifts, 1);
     }
 
     #[test]
