@@ -1,6 +1,6 @@
 //! `bqx features --catalog`: every feature with family, domain, window, formula and warm-up.
 
-use bqx_features::{FeatureSet, FeatureSpec, Kernel};
+use bqx_features::{FeatureSet, FeatureSpec, Kernel, is_range_based};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -10,6 +10,8 @@ pub struct FeatureCatalog {
     /// Families in catalog order with their column counts.
     pub families: Vec<(String, usize)>,
     pub features: Vec<FeatureSpec>,
+    /// Range-based features, absent from the schema of close-only sources (ECB fixes).
+    pub absent_for_close_only: Vec<String>,
 }
 
 /// The catalog of the standard base feature set.
@@ -22,10 +24,16 @@ pub fn feature_catalog() -> FeatureCatalog {
             _ => families.push((f.family.to_string(), 1)),
         }
     }
+    let absent_for_close_only = features
+        .iter()
+        .filter(|f| is_range_based(&f.name))
+        .map(|f| f.name.clone())
+        .collect();
     FeatureCatalog {
         count: features.len(),
         families,
         features,
+        absent_for_close_only,
     }
 }
 
@@ -41,8 +49,13 @@ impl FeatureCatalog {
              ≤ t only; warm-up rows are missing values (NaN), never invented.\n\n",
         );
         s.push_str(&format!(
-            "{} base features per pair (the original plan counted 730).\n\n",
-            self.count
+            "{} base features per pair (the original plan counted 730). Close-only sources \
+             (open = high = low = close, such as the ECB's daily fixes) have {} of them: the \
+             {} range-based features marked † are absent from their schema rather than \
+             computed from a range that does not exist.\n\n",
+            self.count,
+            self.count - self.absent_for_close_only.len(),
+            self.absent_for_close_only.len()
         ));
         s.push_str("| family | features |\n|---|---|\n");
         for (f, n) in &self.families {
@@ -52,8 +65,9 @@ impl FeatureCatalog {
         s.push_str("|---|---|---|---|---|---|\n");
         for f in &self.features {
             s.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
+                "| `{}`{} | {} | {} | {} | {} | {} |\n",
                 f.name,
+                if is_range_based(&f.name) { " †" } else { "" },
                 f.family,
                 f.domain.as_str(),
                 f.window

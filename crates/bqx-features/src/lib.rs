@@ -66,7 +66,7 @@ pub use calendar::CalendarKernel;
 pub use moments::{MOMENT_WINDOWS, MomentsKernel};
 pub use multires::{MULTIRES_FACTORS, MULTIRES_VOL_BARS, MultiResKernel};
 pub use reg::{REG_WINDOWS, RegBqxKernel, RegRateKernel, TermCovKernel};
-pub use set::FeatureSet;
+pub use set::{FeatureSet, is_range_based};
 pub use technical::TechnicalKernel;
 pub use volatility::{VOL_WINDOWS, VolatilityKernel};
 

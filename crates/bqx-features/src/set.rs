@@ -21,6 +21,34 @@ pub struct FeatureSet {
     widths: Vec<usize>,
     base_catalog: Vec<FeatureSpec>,
     differences: Vec<Difference>,
+    /// The output columns, as indices into the full row, when some are dropped (close-only
+    /// sources); `None` keeps every column.
+    keep: Option<Vec<usize>>,
+    /// The full row, when columns are dropped.
+    scratch: Vec<f64>,
+}
+
+/// Features that need a real open, high and low. A close-only source (open = high = low =
+/// close, e.g. the ECB's daily fixes) would turn them into zeros or into a disguised
+/// close-to-close figure, so for such sources they are absent from the schema instead
+/// ([`FeatureSet::standard_for_source`]), the way microstructure features are absent without
+/// spread or volume.
+pub fn is_range_based(name: &str) -> bool {
+    const PREFIXES: [&str; 12] = [
+        "vol_parkinson_",
+        "vol_garman_klass_",
+        "vol_rogers_satchell_",
+        "vol_yang_zhang_",
+        "ta_rate_stoch_",
+        "ta_rate_willr_",
+        "ta_rate_cci_",
+        "ta_rate_adx_",
+        "ta_rate_plus_di_",
+        "ta_rate_minus_di_",
+        "ta_rate_atr_",
+        "mr_range_",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 impl std::fmt::Debug for FeatureSet {
@@ -41,6 +69,54 @@ impl FeatureSet {
             widths,
             base_catalog,
             differences: Vec::new(),
+            keep: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The standard set for a source: close-only sources (open = high = low = close) get it
+    /// without the range-based columns ([`is_range_based`]); the remaining columns are
+    /// bit-identical to the standard set's.
+    pub fn standard_for_source(close_only: bool) -> FeatureSet {
+        let mut set = FeatureSet::standard();
+        if close_only {
+            set.drop_columns(is_range_based);
+        }
+        set
+    }
+
+    /// Removes the columns whose name matches `drop` from the output (they are still computed,
+    /// so every other column keeps its exact value).
+    fn drop_columns(&mut self, drop: impl Fn(&str) -> bool) {
+        let full = self.full_catalog();
+        self.scratch = vec![f64::NAN; full.len()];
+        self.keep = Some(
+            full.iter()
+                .enumerate()
+                .filter(|(_, s)| !drop(&s.name))
+                .map(|(i, _)| i)
+                .collect(),
+        );
+    }
+
+    fn full_catalog(&self) -> Vec<FeatureSpec> {
+        let mut c = self.base_catalog.clone();
+        c.extend(self.differences.iter().map(|d| d.spec.clone()));
+        c
+    }
+
+    fn full_width(&self) -> usize {
+        self.widths.iter().sum::<usize>() + self.differences.len()
+    }
+
+    fn update_full(&mut self, bar: &BarInput, out: &mut [f64]) {
+        let mut off = 0;
+        for (k, &w) in self.kernels.iter_mut().zip(&self.widths) {
+            k.update(bar, &mut out[off..off + w]);
+            off += w;
+        }
+        for (i, d) in self.differences.iter().enumerate() {
+            out[off + i] = out[d.a] - out[d.b];
         }
     }
 
@@ -130,23 +206,32 @@ impl FeatureSet {
 
 impl Kernel for FeatureSet {
     fn catalog(&self) -> Vec<FeatureSpec> {
-        let mut c = self.base_catalog.clone();
-        c.extend(self.differences.iter().map(|d| d.spec.clone()));
-        c
+        let full = self.full_catalog();
+        match &self.keep {
+            Some(keep) => keep.iter().map(|&i| full[i].clone()).collect(),
+            None => full,
+        }
     }
 
     fn width(&self) -> usize {
-        self.widths.iter().sum::<usize>() + self.differences.len()
+        match &self.keep {
+            Some(keep) => keep.len(),
+            None => self.full_width(),
+        }
     }
 
     fn update(&mut self, bar: &BarInput, out: &mut [f64]) {
-        let mut off = 0;
-        for (k, &w) in self.kernels.iter_mut().zip(&self.widths) {
-            k.update(bar, &mut out[off..off + w]);
-            off += w;
-        }
-        for (i, d) in self.differences.iter().enumerate() {
-            out[off + i] = out[d.a] - out[d.b];
+        match self.keep.take() {
+            None => self.update_full(bar, out),
+            Some(keep) => {
+                let mut full = std::mem::take(&mut self.scratch);
+                self.update_full(bar, &mut full);
+                for (o, &i) in out.iter_mut().zip(&keep) {
+                    *o = full[i];
+                }
+                self.scratch = full;
+                self.keep = Some(keep);
+            }
         }
     }
 

@@ -4,9 +4,10 @@
 //! close-to-close = std(ln(C/C(t−1)), ddof=1); Parkinson = √(mean(ln(H/L)²)/(4 ln 2));
 //! Garman–Klass = √mean(½·ln(H/L)² − (2 ln 2 − 1)·c²); Rogers–Satchell = √mean(u(u−c) + d(d−c));
 //! Yang–Zhang = √(var(o) + k·var(c) + (1−k)·RS²), `k = 0.34/(1.34 + (W+1)/(W−1))`, variances with
-//! ddof = 1. Close-only sources (open = high = low = close) degrade explicitly: Parkinson,
-//! Garman–Klass and Rogers–Satchell are 0 and Yang–Zhang reduces to the close-to-close
-//! estimator of the overnight term. Means of negative Garman–Klass sums are clamped at 0.
+//! ddof = 1. On close-only bars (open = high = low = close) Parkinson, Garman–Klass and
+//! Rogers–Satchell would be 0 and Yang–Zhang a disguised close-to-close figure, so close-only
+//! sources drop these columns ([`crate::FeatureSet::standard_for_source`]). Means of negative
+//! Garman–Klass sums are clamped at 0.
 
 use crate::window::ShiftedSums;
 use crate::{BarInput, Domain, FeatureSpec, Kernel};

@@ -77,3 +77,32 @@ proptest! {
         }
     }
 }
+
+/// Close-only sources (ECB fixes): the range-based columns are absent, never zeros, and every
+/// remaining column is bit-identical to the standard set's.
+#[test]
+fn close_only_sources_drop_range_based_columns_and_keep_the_rest_exact() {
+    use bqx_features::is_range_based;
+    let bars = close_bars(&random_walk(900, 11, 1.1, 0.004));
+    let mut full = FeatureSet::standard();
+    let mut close_only = FeatureSet::standard_for_source(true);
+    let full_names = full.names();
+    let names = close_only.names();
+    let dropped: Vec<&String> = full_names.iter().filter(|n| is_range_based(n)).collect();
+    // Parkinson, Garman-Klass, Rogers-Satchell, Yang-Zhang × 2 windows; stochastic %K/%D,
+    // Williams %R, CCI, ADX, +DI, -DI, ATR, ATR % of the rate domain; 2 multi-resolution ranges.
+    assert_eq!(dropped.len(), 8 + 9 + 2, "{dropped:?}");
+    assert_eq!(names.len() + dropped.len(), full_names.len());
+    assert!(names.iter().all(|n| !is_range_based(n)));
+    assert_eq!(close_only.width(), names.len());
+    let a = compute_batch(&mut full, &bars).unwrap();
+    let b = compute_batch(&mut close_only, &bars).unwrap();
+    for (j, name) in names.iter().enumerate() {
+        let i = full_names.iter().position(|n| n == name).unwrap();
+        let (x, y) = (a.column(i), b.column(j));
+        assert!(
+            x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()),
+            "{name} differs"
+        );
+    }
+}
