@@ -56,9 +56,76 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     let worst = panel["triangles"][0]["max_abs"].as_f64().unwrap();
     assert!(worst < 1e-12, "worst triangle residual {worst}");
 
-    // A second demo adds nothing.
+    // Base features: 28 close-only series, range-based features absent.
+    let base = &v["base"];
+    assert_eq!(base["computed"], 28);
+    let table = base["series"][0]["table"].as_str().unwrap().to_string();
+    for s in base["series"].as_array().unwrap() {
+        assert_eq!(s["rows"], 7126);
+        assert_eq!(s["close_only"], true);
+        assert_eq!(s["columns"], 352 - 19);
+    }
+    {
+        let s = bqx_store::Store::open(store.path(), "test").unwrap();
+        // bqx_return_15 of EURUSD (pair 3) recomputed from the stored closes:
+        // 15 · (mean(r(t−15..t−1)) − r(t)) / r(t); warm-up rows are NULL.
+        let closes: Vec<f64> = {
+            let mut st = s
+                .duck()
+                .prepare("SELECT close FROM bars_v WHERE pair = 'EURUSD' ORDER BY ts")
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        let stored: Vec<Option<f32>> = {
+            let mut st = s
+                .duck()
+                .prepare(&format!(
+                    "SELECT bqx_return_15 FROM {table} WHERE pair_id = 3 ORDER BY ts"
+                ))
+                .unwrap();
+            st.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
+        };
+        assert_eq!(stored.len(), 7126);
+        assert!(
+            stored[..15].iter().all(|v| v.is_none()),
+            "warm-up rows are missing"
+        );
+        for t in [15usize, 100, 3000, 7125] {
+            let mean = closes[t - 15..t].iter().sum::<f64>() / 15.0;
+            let want = 15.0 * (mean - closes[t]) / closes[t];
+            let got = stored[t].unwrap() as f64;
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1e-3),
+                "t={t}: {got} vs {want}"
+            );
+        }
+        let range_based: i64 = s
+            .duck()
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM (DESCRIBE {table}) WHERE column_name LIKE 'vol_parkinson%'"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            range_based, 0,
+            "no range-based columns for a close-only source"
+        );
+    }
+
+    // A second demo adds nothing and recomputes nothing.
     let again = run();
     assert_eq!(again["ingest"]["totals"]["bars_written"], 0);
     assert_eq!(again["ingest"]["totals"]["skipped"], 7126 * 28);
     assert_eq!(again["status"]["bars"], 7126 * 28);
+    assert_eq!(again["base"]["computed"], 0);
+    assert_eq!(again["base"]["current"], 28);
 }

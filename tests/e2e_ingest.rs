@@ -450,3 +450,66 @@ fn parquet_in_the_generic_layout_ingests_like_csv() {
         .unwrap();
     assert_eq!((n, vol), (3, 136.0));
 }
+
+#[test]
+fn the_base_stage_recomputes_only_series_whose_bars_changed() {
+    let store = tempfile::tempdir().unwrap();
+    json_ok(&bqx(
+        store.path(),
+        &[
+            "--json",
+            "synth",
+            "--bars",
+            "3000",
+            "--seed",
+            "9",
+            "--into-store",
+        ],
+    ));
+    let first = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
+    assert_eq!(
+        (first["computed"].as_u64(), first["current"].as_u64()),
+        (Some(28), Some(0))
+    );
+    for s in first["series"].as_array().unwrap() {
+        assert_eq!(s["close_only"], false);
+        assert_eq!(s["columns"], 352, "OHLC sources get every base feature");
+        assert_eq!(s["rows"], 3000);
+    }
+    let again = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
+    assert_eq!(
+        (again["computed"].as_u64(), again["current"].as_u64()),
+        (Some(0), Some(28))
+    );
+
+    // One more EURUSD bid bar: only that series is recomputed.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("more.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,pair,open,high,low,close\n2024-01-03T02:00:00Z,EURUSD,1.1,1.1002,1.0999,1.1001\n",
+    )
+    .unwrap();
+    let v = json_ok(&bqx(
+        store.path(),
+        &["--json", "ingest", csv.to_str().unwrap(), "--side", "bid"],
+    ));
+    assert_eq!(v["totals"]["bars_written"], 1, "{v}");
+    let after = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
+    assert_eq!(
+        (after["computed"].as_u64(), after["current"].as_u64()),
+        (Some(1), Some(27))
+    );
+    let eur = after["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["action"] == "computed")
+        .unwrap();
+    assert_eq!(eur["key"]["pair"], "EURUSD");
+    assert_eq!(eur["rows"], 3001);
+
+    let out = bqx(store.path(), &["run", "--stages", "backtest"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not built yet"));
+}

@@ -5,7 +5,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::{
-    AppError, FormatChoice, IngestRequest, IngestResponse, Progress, StatusReport, ingest, status,
+    AppError, BaseReport, FormatChoice, IngestRequest, IngestResponse, Progress, StatusReport,
+    ingest, run_base, status,
 };
 
 /// The ECB euro foreign-exchange reference rates, 1999-01-04 … 2026-10-30 (source: European
@@ -18,10 +19,12 @@ pub fn embedded_ecb_zip() -> &'static [u8] {
 pub struct DemoReport {
     pub ingest: IngestResponse,
     pub status: StatusReport,
+    pub base: BaseReport,
 }
 
 /// Ingests the embedded ECB history into the store at `store_dir` (idempotent: a second run
-/// adds nothing) and reports the data health of the resulting panel.
+/// adds nothing), reports the data health of the resulting panel and computes the base
+/// features (skipped when current).
 pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, AppError> {
     let inputs = store_dir.join("inputs");
     std::fs::create_dir_all(&inputs)
@@ -44,5 +47,10 @@ pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, App
         progress,
     )?;
     let status = status(store_dir)?;
-    Ok(DemoReport { ingest, status })
+    let base = run_base(store_dir, progress)?;
+    Ok(DemoReport {
+        ingest,
+        status,
+        base,
+    })
 }

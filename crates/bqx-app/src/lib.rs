@@ -7,6 +7,7 @@ mod demo;
 mod error;
 mod ingest;
 mod progress;
+mod run;
 mod status;
 mod synth;
 
@@ -19,6 +20,7 @@ pub use ingest::{
     FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
 };
 pub use progress::{NoProgress, Progress, ProgressEvent};
+pub use run::{BaseReport, BaseSeriesReport, STAGES, run_base, run_stages, schema_hash};
 pub use status::{StatusReport, status};
 pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 

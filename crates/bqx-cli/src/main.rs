@@ -73,6 +73,13 @@ enum Command {
         #[arg(long)]
         into_store: bool,
     },
+    /// Run pipeline stages on the store (built so far: base; ingest and panel have their own
+    /// commands). Stages whose inputs have not changed are skipped.
+    Run {
+        /// Comma-separated stages, e.g. `base`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        stages: Vec<String>,
+    },
     /// The feature catalog: every base feature with family, domain, window, formula, warm-up.
     Features {
         /// Print the catalog (the only action so far).
@@ -177,6 +184,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print_json(&resp)
             } else {
                 render::synth(&resp);
+                Ok(())
+            }
+        }
+        Command::Run { stages } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let report = bqx_app::run_stages(&dir, &stages, &progress)?;
+            progress.clear();
+            if cli.json {
+                print_json(&report)
+            } else {
+                render::base(&report);
                 Ok(())
             }
         }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bqx_app::{
-    DemoReport, FeatureCatalog, IngestResponse, Progress, ProgressEvent, StatusReport,
+    BaseReport, DemoReport, FeatureCatalog, IngestResponse, Progress, ProgressEvent, StatusReport,
     SynthResponse,
 };
 use bqx_domain::format_utc_micros;
@@ -361,6 +361,39 @@ pub fn demo(r: &DemoReport) {
     ingest(&r.ingest);
     println!("\n== data health\n");
     status(&r.status);
+    println!("\n== base features\n");
+    base(&r.base);
+    println!(
+        "\nnot built yet (later stages, never faked): cross, embed, select, train, backtest, online, export"
+    );
+}
+
+pub fn base(r: &BaseReport) {
+    let mut cols: Vec<(u32, bool)> = r.series.iter().map(|s| (s.columns, s.close_only)).collect();
+    cols.sort();
+    cols.dedup();
+    let rows: u64 = r.series.iter().map(|s| s.rows).sum();
+    println!(
+        "base stage (run {}): {} series computed, {} current (skipped); {} rows in {:.2} s",
+        r.run_id, r.computed, r.current, rows, r.seconds
+    );
+    for (c, close_only) in cols {
+        let n = r.series.iter().filter(|s| s.columns == c).count();
+        let table = r
+            .series
+            .iter()
+            .find(|s| s.columns == c)
+            .map(|s| s.table.as_str())
+            .unwrap_or("");
+        println!(
+            "  {n} series × {c} features{} in table {table}",
+            if close_only {
+                " (close-only source: range-based features absent)"
+            } else {
+                ""
+            }
+        );
+    }
 }
 
 pub fn catalog(c: &FeatureCatalog) {

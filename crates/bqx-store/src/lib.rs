@@ -11,6 +11,7 @@
 //! one transaction: a failed or killed write leaves the store as it was.
 
 mod bars;
+mod features;
 pub mod migrations;
 mod registry;
 
@@ -22,6 +23,7 @@ pub use bars::{
     BarsWrite, BarsWriter, FileOutcome, FileWrite, ParquetBars, QuarantineRow, SeriesKey,
     SeriesSummary, SeriesWrite, StoredConflict,
 };
+pub use features::{FeatureState, FeatureWrite, feature_table_name};
 pub use registry::{IngestReportRow, RunRow, RunStatus, StageRow};
 
 /// File names inside a store directory.

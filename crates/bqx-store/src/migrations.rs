@@ -32,7 +32,10 @@ macro_rules! migration {
 }
 
 /// Migrations of the DuckDB store (`bqx.duckdb`).
-pub const STORE: &[Migration] = &[migration!("store", 1, "0001_bars.sql")];
+pub const STORE: &[Migration] = &[
+    migration!("store", 1, "0001_bars.sql"),
+    migration!("store", 2, "0002_features.sql"),
+];
 
 /// Migrations of the SQLite run registry (`registry.sqlite`).
 pub const REGISTRY: &[Migration] = &[migration!("registry", 1, "0001_runs.sql")];
@@ -131,10 +134,20 @@ mod tests {
             name: m.name.into(),
             sha256: m.sha256(),
         };
-        assert!(
+        let all: Vec<Applied> = STORE
+            .iter()
+            .map(|m| Applied {
+                version: m.version,
+                name: m.name.into(),
+                sha256: m.sha256(),
+            })
+            .collect();
+        assert!(pending("store", STORE, &all).unwrap().is_empty());
+        assert_eq!(
             pending("store", STORE, std::slice::from_ref(&ok))
                 .unwrap()
-                .is_empty()
+                .len(),
+            STORE.len() - 1
         );
         assert_eq!(pending("store", STORE, &[]).unwrap().len(), STORE.len());
         let newer = Applied {

@@ -1,0 +1,219 @@
+//! `bqx run --stages …`: the stages of the pipeline that exist so far, skipping what is current.
+
+use std::path::Path;
+use std::time::Instant;
+
+use bqx_domain::BarColumns;
+use bqx_features::{FeatureSet, FeatureSpec, Kernel, compute_batch};
+use bqx_store::{FeatureWrite, RunStatus, SeriesKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::progress::{task_advanced, task_finished, task_started};
+use crate::{AppError, ErrorCode, Progress, ProgressEvent, open_store};
+
+/// The stages of product.md, in order, and whether this build has them.
+pub const STAGES: [(&str, bool); 10] = [
+    ("ingest", true),
+    ("panel", true),
+    ("base", true),
+    ("cross", false),
+    ("embed", false),
+    ("select", false),
+    ("train", false),
+    ("backtest", false),
+    ("online", false),
+    ("export", false),
+];
+
+/// What happened to one series in the base stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseSeriesReport {
+    pub key: SeriesKey,
+    /// `computed` or `current` (skipped: same bars and same feature schema as stored).
+    pub action: String,
+    pub close_only: bool,
+    pub rows: u64,
+    pub columns: u32,
+    pub table: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BaseReport {
+    pub run_id: String,
+    pub series: Vec<BaseSeriesReport>,
+    pub computed: usize,
+    pub current: usize,
+    pub seconds: f64,
+}
+
+/// The hash of a feature schema: crate version, and every column's name and formula in order.
+pub fn schema_hash(catalog: &[FeatureSpec]) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("bqx-features {}\n", env!("CARGO_PKG_VERSION")));
+    for f in catalog {
+        h.update(format!("{}\t{}\t{}\n", f.name, f.formula, f.warmup));
+    }
+    hex::encode(h.finalize())
+}
+
+/// A close-only series: open = high = low = close on every bar (e.g. the ECB's fixes).
+fn is_close_only(b: &BarColumns) -> bool {
+    (0..b.len())
+        .all(|i| b.open[i] == b.close[i] && b.high[i] == b.close[i] && b.low[i] == b.close[i])
+}
+
+/// Runs the requested stages. Only built stages are accepted; the others are named as not
+/// built yet, never faked.
+pub fn run_stages(
+    store_dir: &Path,
+    stages: &[String],
+    progress: &dyn Progress,
+) -> Result<BaseReport, AppError> {
+    for s in stages {
+        match STAGES.iter().find(|(name, _)| name == s) {
+            Some((_, true)) if s == "base" => {}
+            Some((_, true)) => {
+                return Err(AppError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "stage '{s}' runs through its own command (`bqx ingest`, `bqx status`)"
+                    ),
+                ));
+            }
+            Some((_, false)) => {
+                return Err(AppError::new(
+                    ErrorCode::InvalidArgument,
+                    format!("stage '{s}' is not built yet (built: ingest, panel, base)"),
+                ));
+            }
+            None => {
+                return Err(AppError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "unknown stage '{s}' (stages: {})",
+                        STAGES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if !store_dir.join(bqx_store::DUCKDB_FILE).exists() {
+        return Err(AppError::new(
+            ErrorCode::InvalidArgument,
+            format!("no store at {} (ingest data first)", store_dir.display()),
+        ));
+    }
+    run_base(store_dir, progress)
+}
+
+/// The base stage: the standard feature set for every stored series whose bars or feature
+/// schema changed since it was last computed.
+pub fn run_base(store_dir: &Path, progress: &dyn Progress) -> Result<BaseReport, AppError> {
+    let started = Instant::now();
+    let mut store = open_store(store_dir, "bqx run --stages base")?;
+    let run_id = store.begin_run("run", &serde_json::json!({ "stages": ["base"] }))?;
+    store.begin_stage(&run_id, "base", None)?;
+    progress.event(ProgressEvent::StageStarted {
+        stage: "base".into(),
+    });
+    let result = base_in(&mut store, progress);
+    let status = if result.is_ok() {
+        RunStatus::Succeeded
+    } else {
+        RunStatus::Failed
+    };
+    let summary = match &result {
+        Ok(series) => serde_json::json!({
+            "computed": series.iter().filter(|s| s.action == "computed").count(),
+            "current": series.iter().filter(|s| s.action == "current").count(),
+        }),
+        Err(e) => serde_json::json!({ "error": e }),
+    };
+    store.finish_stage(&run_id, "base", status, &summary)?;
+    store.finish_run(
+        &run_id,
+        status,
+        result.as_ref().err().map(|e| e.message.as_str()),
+    )?;
+    progress.event(ProgressEvent::StageFinished {
+        stage: "base".into(),
+        status: status.as_str().into(),
+        secs: started.elapsed().as_secs_f64(),
+    });
+    let series = result?;
+    Ok(BaseReport {
+        run_id,
+        computed: series.iter().filter(|s| s.action == "computed").count(),
+        current: series.iter().filter(|s| s.action == "current").count(),
+        series,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn base_in(
+    store: &mut bqx_store::Store,
+    progress: &dyn Progress,
+) -> Result<Vec<BaseSeriesReport>, AppError> {
+    let summaries = store.series_summaries()?;
+    task_started(progress, "base", summaries.len() as u64, "series");
+    let mut out = Vec::with_capacity(summaries.len());
+    for s in summaries {
+        let t0 = Instant::now();
+        let bars = store.load_series(s.key)?;
+        let close_only = is_close_only(&bars);
+        let mut set = FeatureSet::standard_for_source(close_only);
+        let catalog = set.catalog();
+        let hash = schema_hash(&catalog);
+        let fingerprint = store.bars_fingerprint(s.key)?;
+        if let Some(state) = store.feature_state("base", s.key)?
+            && state.schema_hash == hash
+            && state.bars_fingerprint == fingerprint
+        {
+            out.push(BaseSeriesReport {
+                key: s.key,
+                action: "current".into(),
+                close_only,
+                rows: state.rows,
+                columns: state.columns,
+                table: state.table_name,
+                seconds: t0.elapsed().as_secs_f64(),
+            });
+            task_advanced(progress, "base", 1);
+            continue;
+        }
+        let m = compute_batch(&mut set, &bars).map_err(|e| {
+            AppError::new(
+                ErrorCode::Internal,
+                format!("{} {}: {e}", s.key.pair, s.key.side),
+            )
+        })?;
+        let names: Vec<String> = catalog.into_iter().map(|f| f.name).collect();
+        let state = store.write_features(FeatureWrite {
+            stage: "base",
+            key: s.key,
+            schema_hash: &hash,
+            names: &names,
+            ts: &bars.ts,
+            columns: (0..names.len()).map(|j| m.column(j)).collect(),
+            bars_fingerprint: &fingerprint,
+        })?;
+        out.push(BaseSeriesReport {
+            key: s.key,
+            action: "computed".into(),
+            close_only,
+            rows: state.rows,
+            columns: state.columns,
+            table: state.table_name,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        task_advanced(progress, "base", 1);
+    }
+    task_finished(progress, "base");
+    Ok(out)
+}

@@ -1,0 +1,290 @@
+//! Computed features: one wide FLOAT table per feature schema, and the record of which series
+//! were computed from which bars (so a stage can skip what is current).
+
+use std::sync::Arc;
+
+use duckdb::arrow::array::{
+    ArrayRef, Float32Array, TimestampMicrosecondArray, UInt8Array, UInt32Array,
+};
+use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::record_batch::RecordBatch;
+use serde::Serialize;
+
+use crate::{Result, SeriesKey, Store, StoreError, now_rfc3339};
+
+/// What is stored for one series of one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureState {
+    pub schema_hash: String,
+    pub table_name: String,
+    pub bars_fingerprint: String,
+    pub rows: u64,
+    pub columns: u32,
+}
+
+/// The computed features of one series, column-major, ready to store.
+#[derive(Debug)]
+pub struct FeatureWrite<'a> {
+    pub stage: &'a str,
+    pub key: SeriesKey,
+    pub schema_hash: &'a str,
+    pub names: &'a [String],
+    pub ts: &'a [i64],
+    /// `columns[j][i]`: feature `j` at row `i`; NaN is stored as NULL.
+    pub columns: Vec<&'a [f64]>,
+    pub bars_fingerprint: &'a str,
+}
+
+/// Rows per appended record batch.
+const CHUNK: usize = 1 << 16;
+
+/// Name of the table of a stage and schema: `features_base_1a2b3c4d5e6f`.
+pub fn feature_table_name(stage: &str, schema_hash: &str) -> String {
+    let clean: String = stage
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    format!(
+        "features_{clean}_{}",
+        &schema_hash[..12.min(schema_hash.len())]
+    )
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Store {
+    /// A fingerprint of a series' stored bars: count, first and last time, and a hash of the
+    /// content. Any change to the bars changes it.
+    pub fn bars_fingerprint(&self, key: SeriesKey) -> Result<String> {
+        let (n, first, last, h): (i64, Option<i64>, Option<i64>, Option<i64>) =
+            self.duck.query_row(
+                "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)), \
+                    (sum(hash(ts, open, high, low, close, volume, spread) % 1000000007))::BIGINT \
+             FROM bars WHERE pair_id = ? AND side_id = ? AND tf_secs = ?",
+                duckdb::params![
+                    key.pair.index() as u8,
+                    key.side.code(),
+                    key.timeframe.secs()
+                ],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+        Ok(format!(
+            "{n}:{}:{}:{}",
+            first.unwrap_or(0),
+            last.unwrap_or(0),
+            h.unwrap_or(0)
+        ))
+    }
+
+    /// What a stage stored for a series, if anything.
+    pub fn feature_state(&self, stage: &str, key: SeriesKey) -> Result<Option<FeatureState>> {
+        let mut st = self.duck.prepare(
+            "SELECT schema_hash, table_name, bars_fingerprint, rows, columns FROM feature_series \
+             WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
+        )?;
+        let mut rows = st.query(duckdb::params![
+            stage,
+            key.pair.index() as u8,
+            key.side.code(),
+            key.timeframe.secs()
+        ])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(FeatureState {
+                schema_hash: r.get(0)?,
+                table_name: r.get(1)?,
+                bars_fingerprint: r.get(2)?,
+                rows: r.get::<_, i64>(3)? as u64,
+                columns: r.get::<_, i32>(4)? as u32,
+            }),
+            None => None,
+        })
+    }
+
+    /// Replaces the stored features of one series in one transaction: creates the schema's
+    /// table if needed, deletes the series' previous rows (in any schema's table of the
+    /// stage), appends the new ones and records the state.
+    pub fn write_features(&mut self, w: FeatureWrite<'_>) -> Result<FeatureState> {
+        let n = w.ts.len();
+        if w.columns.len() != w.names.len() || w.columns.iter().any(|c| c.len() != n) {
+            return Err(StoreError::Invalid(format!(
+                "feature write for {}: {} names, {} columns, {} rows do not match",
+                w.key.pair,
+                w.names.len(),
+                w.columns.len(),
+                n
+            )));
+        }
+        let table = feature_table_name(w.stage, w.schema_hash);
+        let tx = self.duck.transaction()?;
+        let cols: Vec<String> = w
+            .names
+            .iter()
+            .map(|n| format!("{} FLOAT", quote_ident(n)))
+            .collect();
+        tx.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (pair_id UTINYINT NOT NULL, side_id UTINYINT NOT NULL, \
+             tf_secs UINTEGER NOT NULL, ts TIMESTAMP NOT NULL, {})",
+            quote_ident(&table),
+            cols.join(", ")
+        ))?;
+        let key_params = duckdb::params![
+            w.key.pair.index() as u8,
+            w.key.side.code(),
+            w.key.timeframe.secs()
+        ];
+        let previous: Vec<String> = {
+            let mut st = tx.prepare(
+                "SELECT table_name FROM feature_series \
+                 WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
+            )?;
+            st.query_map(
+                duckdb::params![
+                    w.stage,
+                    w.key.pair.index() as u8,
+                    w.key.side.code(),
+                    w.key.timeframe.secs()
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<std::result::Result<_, _>>()?
+        };
+        for t in previous.iter().chain(std::iter::once(&table)) {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {} WHERE pair_id = ? AND side_id = ? AND tf_secs = ?",
+                    quote_ident(t)
+                ),
+                key_params,
+            )?;
+        }
+        let mut fields = vec![
+            Field::new("pair_id", DataType::UInt8, false),
+            Field::new("side_id", DataType::UInt8, false),
+            Field::new("tf_secs", DataType::UInt32, false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+        ];
+        fields.extend(
+            w.names
+                .iter()
+                .map(|n| Field::new(n.as_str(), DataType::Float32, true)),
+        );
+        let schema = Arc::new(Schema::new(fields));
+        {
+            let mut app = tx.appender(&table)?;
+            let mut start = 0;
+            while start < n {
+                let end = (start + CHUNK).min(n);
+                let len = end - start;
+                let mut arrays: Vec<ArrayRef> = vec![
+                    Arc::new(UInt8Array::from(vec![w.key.pair.index() as u8; len])),
+                    Arc::new(UInt8Array::from(vec![w.key.side.code(); len])),
+                    Arc::new(UInt32Array::from(vec![w.key.timeframe.secs(); len])),
+                    Arc::new(TimestampMicrosecondArray::from(w.ts[start..end].to_vec())),
+                ];
+                for c in &w.columns {
+                    arrays.push(Arc::new(Float32Array::from_iter(
+                        c[start..end]
+                            .iter()
+                            .map(|&v| (!v.is_nan()).then_some(v as f32)),
+                    )));
+                }
+                let batch = RecordBatch::try_new(schema.clone(), arrays)
+                    .map_err(|e| StoreError::Invalid(format!("building a feature batch: {e}")))?;
+                app.append_record_batch(batch)?;
+                start = end;
+            }
+            app.flush()?;
+        }
+        tx.execute(
+            "DELETE FROM feature_series WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
+            duckdb::params![
+                w.stage,
+                w.key.pair.index() as u8,
+                w.key.side.code(),
+                w.key.timeframe.secs()
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO feature_series VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
+            duckdb::params![
+                w.stage,
+                w.key.pair.index() as u8,
+                w.key.side.code(),
+                w.key.timeframe.secs(),
+                w.schema_hash,
+                table,
+                w.bars_fingerprint,
+                n as i64,
+                w.names.len() as i32,
+                now_rfc3339()
+            ],
+        )?;
+        tx.commit()?;
+        Ok(FeatureState {
+            schema_hash: w.schema_hash.to_string(),
+            table_name: table,
+            bars_fingerprint: w.bars_fingerprint.to_string(),
+            rows: n as u64,
+            columns: w.names.len() as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bqx_domain::{Pair, PriceSide, Timeframe};
+
+    #[test]
+    fn features_round_trip_with_nan_as_null_and_a_rewrite_replaces_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "test").unwrap();
+        let key = SeriesKey {
+            pair: Pair::parse("EURUSD").unwrap(),
+            side: PriceSide::Fix,
+            timeframe: Timeframe::D1,
+        };
+        let names = vec!["a".to_string(), "b c".to_string()];
+        let ts = [0, 86_400_000_000, 2 * 86_400_000_000];
+        let a = [f64::NAN, 1.5, 2.5];
+        let b = [0.25, f64::NAN, -1.0];
+        let write = |s: &mut Store, fp: &str| {
+            s.write_features(FeatureWrite {
+                stage: "base",
+                key,
+                schema_hash: "0123456789abcdef",
+                names: &names,
+                ts: &ts,
+                columns: vec![&a, &b],
+                bars_fingerprint: fp,
+            })
+            .unwrap()
+        };
+        let st = write(&mut s, "fp1");
+        assert_eq!(st.table_name, "features_base_0123456789ab");
+        assert_eq!(s.feature_state("base", key).unwrap().unwrap(), st);
+        write(&mut s, "fp2");
+        let (n, nulls_a, sum_b): (i64, i64, f64) = s
+            .duck()
+            .query_row(
+                "SELECT count(*), count(*) - count(a), sum(\"b c\") FROM features_base_0123456789ab",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!((n, nulls_a, sum_b), (3, 1, -0.75));
+        assert_eq!(
+            s.feature_state("base", key)
+                .unwrap()
+                .unwrap()
+                .bars_fingerprint,
+            "fp2"
+        );
+    }
+}
