@@ -513,3 +513,84 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not built yet"));
 }
+
+#[test]
+fn export_writes_hive_partitioned_parquet_that_duckdb_reads_back() {
+    let store = tempfile::tempdir().unwrap();
+    json_ok(&bqx(
+        store.path(),
+        &[
+            "--json",
+            "synth",
+            "--bars",
+            "2000",
+            "--seed",
+            "4",
+            "--into-store",
+        ],
+    ));
+    json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
+    let out = tempfile::tempdir().unwrap();
+    let v = json_ok(&bqx(
+        store.path(),
+        &[
+            "--json",
+            "export",
+            "--parquet",
+            out.path().to_str().unwrap(),
+        ],
+    ));
+    let d = &v["datasets"][0];
+    assert_eq!(d["rows"], 28 * 2000);
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(meta["datasets"][0]["schema_hash"], d["schema_hash"]);
+    assert_eq!(
+        meta["datasets"][0]["pair_rows"].as_array().unwrap().len(),
+        28
+    );
+    // 352 features + side, tf_secs, ts + the partition columns pair, year, month.
+    assert_eq!(
+        meta["datasets"][0]["columns"].as_array().unwrap().len(),
+        352 + 6
+    );
+    let dataset = d["path"].as_str().unwrap();
+    assert!(
+        Path::new(dataset)
+            .join("pair=EURUSD/year=2024/month=1")
+            .is_dir()
+    );
+
+    let reader = bqx_store::Store::open(&out.path().join("reader"), "test").unwrap();
+    let (rows, pairs, nulls, eur): (i64, i64, i64, f64) = reader
+        .duck()
+        .query_row(
+            &format!(
+                "SELECT count(*), count(DISTINCT pair), count(*) - count(bqx_return_60), \
+                        sum(bqx_return_60) FILTER (WHERE pair = 'EURUSD') \
+                 FROM read_parquet('{dataset}/*/*/*/*.parquet', hive_partitioning = true)"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((rows, pairs), (28 * 2000, 28));
+    assert_eq!(nulls, 28 * 60, "warm-up rows stay missing");
+    let s = bqx_store::Store::open(store.path(), "test").unwrap();
+    let stored: f64 = s
+        .duck()
+        .query_row(
+            &format!(
+                "SELECT sum(bqx_return_60) FROM {} WHERE pair_id = 3",
+                d["path"].as_str().unwrap().rsplit('/').next().unwrap()
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    // Same FLOAT values; the two sums may add in a different order.
+    assert!(
+        (eur - stored).abs() <= 1e-9 * stored.abs().max(1.0),
+        "the export carries the stored values: {eur} vs {stored}"
+    );
+}

@@ -5,6 +5,7 @@
 mod catalog;
 mod demo;
 mod error;
+mod export;
 mod ingest;
 mod progress;
 mod run;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use catalog::{FeatureCatalog, feature_catalog};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
 pub use error::{AppError, ErrorCode};
+pub use export::{ExportReport, ExportedDataset, export_parquet};
 pub use ingest::{
     FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
 };

@@ -80,6 +80,12 @@ enum Command {
         #[arg(long, value_delimiter = ',', required = true)]
         stages: Vec<String>,
     },
+    /// Export the stored base features as Hive-partitioned Parquet (pair=/year=/month=) with
+    /// a metadata.json.
+    Export {
+        #[arg(long, value_name = "DIR", required = true)]
+        parquet: PathBuf,
+    },
     /// The feature catalog: every base feature with family, domain, window, formula, warm-up.
     Features {
         /// Print the catalog (the only action so far).
@@ -195,6 +201,30 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print_json(&report)
             } else {
                 render::base(&report);
+                Ok(())
+            }
+        }
+        Command::Export { parquet } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let report = bqx_app::export_parquet(&dir, &parquet)?;
+            if cli.json {
+                print_json(&report)
+            } else {
+                for d in &report.datasets {
+                    println!(
+                        "{}: {} rows × {} columns ({} pairs), schema {}",
+                        d.path.display(),
+                        d.rows,
+                        d.columns.len(),
+                        d.pair_rows.len(),
+                        &d.schema_hash[..12]
+                    );
+                }
+                println!(
+                    "metadata: {} ({:.2} s)",
+                    report.metadata.display(),
+                    report.seconds
+                );
                 Ok(())
             }
         }

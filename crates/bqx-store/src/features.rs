@@ -236,6 +236,87 @@ impl Store {
     }
 }
 
+/// One feature table written as a Hive-partitioned Parquet dataset.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportedTable {
+    pub table: String,
+    pub schema_hash: String,
+    /// `DIR/<table>`: holds `pair=…/year=…/month=…/*.parquet`.
+    pub path: std::path::PathBuf,
+    pub rows: u64,
+    /// Rows per pair.
+    pub pair_rows: Vec<(String, u64)>,
+    /// Feature columns (FLOAT) in order; the files also hold `side`, `tf_secs` and `ts`, and
+    /// the partition columns `pair`, `year`, `month` are in the paths.
+    pub features: Vec<String>,
+}
+
+impl Store {
+    /// Writes every feature table of `stage` as a Hive-partitioned Parquet dataset under
+    /// `dir/<table>/pair=…/year=…/month=…/` (DuckDB's writer; zstd). Existing files of the
+    /// same dataset are replaced.
+    pub fn export_features_parquet(
+        &self,
+        stage: &str,
+        dir: &std::path::Path,
+    ) -> Result<Vec<ExportedTable>> {
+        let tables: Vec<(String, String)> = {
+            let mut st = self.duck.prepare(
+                "SELECT DISTINCT table_name, schema_hash FROM feature_series WHERE stage = ? \
+                 ORDER BY 1",
+            )?;
+            st.query_map([stage], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<std::result::Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for (table, schema_hash) in tables {
+            let path = dir.join(&table);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            let target = path.to_string_lossy().replace('\'', "''");
+            self.duck.execute_batch(&format!(
+                "COPY (SELECT p.pair, year(f.ts) AS year, month(f.ts) AS month, s.side, \
+                        f.* EXCLUDE (pair_id, side_id) \
+                       FROM {t} f JOIN pairs p USING (pair_id) JOIN sides s USING (side_id) \
+                       ORDER BY p.pair, f.ts) \
+                 TO '{target}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (pair, year, month))",
+                t = quote_ident(&table)
+            ))?;
+            let pair_rows: Vec<(String, u64)> = {
+                let mut st = self.duck.prepare(&format!(
+                    "SELECT p.pair, count(*) FROM {} f JOIN pairs p USING (pair_id) \
+                     GROUP BY p.pair ORDER BY p.pair",
+                    quote_ident(&table)
+                ))?;
+                st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                    .collect::<std::result::Result<_, _>>()?
+            };
+            let features: Vec<String> = {
+                let mut st = self.duck.prepare(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = ? \
+                     AND column_name NOT IN ('pair_id', 'side_id', 'tf_secs', 'ts') \
+                     ORDER BY column_index",
+                )?;
+                st.query_map([&table], |r| r.get(0))?
+                    .collect::<std::result::Result<_, _>>()?
+            };
+            out.push(ExportedTable {
+                rows: pair_rows.iter().map(|(_, n)| n).sum(),
+                table,
+                schema_hash,
+                path,
+                pair_rows,
+                features,
+            });
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

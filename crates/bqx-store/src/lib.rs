@@ -23,7 +23,7 @@ pub use bars::{
     BarsWrite, BarsWriter, FileOutcome, FileWrite, ParquetBars, QuarantineRow, SeriesKey,
     SeriesSummary, SeriesWrite, StoredConflict,
 };
-pub use features::{FeatureState, FeatureWrite, feature_table_name};
+pub use features::{ExportedTable, FeatureState, FeatureWrite, feature_table_name};
 pub use registry::{IngestReportRow, RunRow, RunStatus, StageRow};
 
 /// File names inside a store directory.
