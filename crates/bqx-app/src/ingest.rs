@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use bqx_domain::{Pair, PriceSide, format_utc_micros};
 use bqx_ingest::{FormatChoice, IngestOptions, ParsedFile, SourceTz};
-use bqx_store::{FileOutcome, FileWrite, QuarantineRow, RunStatus, SeriesKey, SeriesWrite};
+use bqx_store::{FileOutcome, FileWrite, QuarantineRow, SeriesKey, SeriesWrite};
 use serde::Serialize;
 
 use crate::progress::{task_advanced, task_finished, task_started};
+use crate::stage::run_single_stage;
 use crate::{AppError, ErrorCode, Progress, ProgressEvent, open_store};
 
 /// What to ingest and how to read it.
@@ -108,33 +109,15 @@ pub fn ingest(
     let started = Instant::now();
     let mut store = open_store(store_dir, "bqx ingest")?;
     let args = serde_json::to_value(req).map_err(|e| AppError::internal(e.to_string()))?;
-    let run_id = store.begin_run("ingest", &args)?;
-    store.begin_stage(&run_id, "ingest", None)?;
-    progress.event(ProgressEvent::StageStarted {
-        stage: "ingest".into(),
-    });
-    let result = ingest_in(&mut store, &run_id, req, progress);
-    let status = if result.is_ok() {
-        RunStatus::Succeeded
-    } else {
-        RunStatus::Failed
-    };
-    let summary = match &result {
-        Ok(files) => serde_json::to_value(totals(files)).unwrap_or_default(),
-        Err(e) => serde_json::json!({ "error": e }),
-    };
-    store.finish_stage(&run_id, "ingest", status, &summary)?;
-    store.finish_run(
-        &run_id,
-        status,
-        result.as_ref().err().map(|e| e.message.as_str()),
+    let (run_id, files) = run_single_stage(
+        &mut store,
+        "ingest",
+        &args,
+        "ingest",
+        progress,
+        |files: &Vec<FileReport>| serde_json::to_value(totals(files)).unwrap_or_default(),
+        |store, run_id| ingest_in(store, run_id, req, progress),
     )?;
-    progress.event(ProgressEvent::StageFinished {
-        stage: "ingest".into(),
-        status: status.as_str().into(),
-        secs: started.elapsed().as_secs_f64(),
-    });
-    let files = result?;
     Ok(IngestResponse {
         run_id,
         store: store_dir.to_path_buf(),

@@ -9,6 +9,7 @@ mod export;
 mod ingest;
 mod progress;
 mod run;
+mod stage;
 mod status;
 mod synth;
 

@@ -5,12 +5,13 @@ use std::time::Instant;
 
 use bqx_domain::BarColumns;
 use bqx_features::{FeatureSet, FeatureSpec, Kernel, compute_batch};
-use bqx_store::{FeatureWrite, RunStatus, SeriesKey};
+use bqx_store::{FeatureWrite, SeriesKey};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::progress::{task_advanced, task_finished, task_started};
-use crate::{AppError, ErrorCode, Progress, ProgressEvent, open_store};
+use crate::stage::run_single_stage;
+use crate::{AppError, ErrorCode, Progress, open_store};
 
 /// The stages of product.md, in order, and whether this build has them.
 pub const STAGES: [(&str, bool); 10] = [
@@ -117,36 +118,20 @@ pub fn run_stages(
 pub fn run_base(store_dir: &Path, progress: &dyn Progress) -> Result<BaseReport, AppError> {
     let started = Instant::now();
     let mut store = open_store(store_dir, "bqx run --stages base")?;
-    let run_id = store.begin_run("run", &serde_json::json!({ "stages": ["base"] }))?;
-    store.begin_stage(&run_id, "base", None)?;
-    progress.event(ProgressEvent::StageStarted {
-        stage: "base".into(),
-    });
-    let result = base_in(&mut store, progress);
-    let status = if result.is_ok() {
-        RunStatus::Succeeded
-    } else {
-        RunStatus::Failed
-    };
-    let summary = match &result {
-        Ok(series) => serde_json::json!({
-            "computed": series.iter().filter(|s| s.action == "computed").count(),
-            "current": series.iter().filter(|s| s.action == "current").count(),
-        }),
-        Err(e) => serde_json::json!({ "error": e }),
-    };
-    store.finish_stage(&run_id, "base", status, &summary)?;
-    store.finish_run(
-        &run_id,
-        status,
-        result.as_ref().err().map(|e| e.message.as_str()),
+    let (run_id, series) = run_single_stage(
+        &mut store,
+        "run",
+        &serde_json::json!({ "stages": ["base"] }),
+        "base",
+        progress,
+        |series: &Vec<BaseSeriesReport>| {
+            serde_json::json!({
+                "computed": series.iter().filter(|s| s.action == "computed").count(),
+                "current": series.iter().filter(|s| s.action == "current").count(),
+            })
+        },
+        |store, _| base_in(store, progress),
     )?;
-    progress.event(ProgressEvent::StageFinished {
-        stage: "base".into(),
-        status: status.as_str().into(),
-        secs: started.elapsed().as_secs_f64(),
-    });
-    let series = result?;
     Ok(BaseReport {
         run_id,
         computed: series.iter().filter(|s| s.action == "computed").count(),
