@@ -333,6 +333,16 @@ fn a_killed_ingest_leaves_a_consistent_store_and_a_rerun_matches_an_uninterrupte
     );
     let st = json_ok(&bqx(&killed, &["--json", "status"]));
     assert_eq!(st["bars"], 0);
+    {
+        let s = bqx_store::Store::open(&killed, "test").unwrap();
+        let runs = s.runs(10).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            runs[0].status, "failed",
+            "the killed run is not left 'running'"
+        );
+        assert!(runs[0].error.as_deref().unwrap().starts_with("interrupted"));
+    }
 
     // Rerun: the same result as the uninterrupted run.
     json_ok(&bqx(&killed, &args));

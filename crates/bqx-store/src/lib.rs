@@ -102,6 +102,7 @@ impl Store {
             _lock: lock,
         };
         store.migrate()?;
+        store.close_interrupted_runs()?;
         Ok(store)
     }
 

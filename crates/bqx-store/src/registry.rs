@@ -126,6 +126,28 @@ impl Store {
         Ok(())
     }
 
+    /// Marks runs and stages left `running` as failed ("interrupted"). Called on open: the
+    /// caller holds the store's exclusive lock, so no other process can still be running them
+    /// (their process was killed or crashed). Returns how many runs were closed.
+    pub fn close_interrupted_runs(&mut self) -> Result<usize> {
+        let now = now_rfc3339();
+        let tx = self.registry.transaction()?;
+        tx.execute(
+            "UPDATE stages SET status = 'failed', finished_at = ?1, \
+             summary = '{\"error\":\"interrupted: the process ended before the stage finished\"}' \
+             WHERE status = 'running'",
+            [&now],
+        )?;
+        let n = tx.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?1, \
+             error = 'interrupted: the process ended before the run finished' \
+             WHERE status = 'running'",
+            [&now],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// The newest runs first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
         let mut st = self.registry.prepare(
@@ -207,6 +229,20 @@ mod tests {
         let runs = s.runs(10).unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].status, "succeeded");
+        // A run left running by a killed process is closed on the next open.
+        let left = s.begin_run("ingest", &serde_json::json!({})).unwrap();
+        s.begin_stage(&left, "ingest", None).unwrap();
+        drop(s);
+        let s = Store::open(dir.path(), "test").unwrap();
+        let run = s
+            .runs(10)
+            .unwrap()
+            .into_iter()
+            .find(|r| r.run_id == left)
+            .unwrap();
+        assert_eq!(run.status, "failed");
+        assert!(run.error.unwrap().starts_with("interrupted"));
+        assert_eq!(s.stages(&left).unwrap()[0].status, "failed");
         assert_eq!(runs[0].args["files"][0], "a.csv");
         let stages = s.stages(&id).unwrap();
         assert_eq!(stages[0].summary.as_ref().unwrap()["bars"], 3);
