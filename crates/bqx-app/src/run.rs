@@ -24,7 +24,7 @@ pub const STAGES: [(&str, bool); 10] = [
     ("train", false),
     ("backtest", false),
     ("online", false),
-    ("export", false),
+    ("export", true),
 ];
 
 /// What happened to one series in the base stage.
@@ -79,14 +79,14 @@ pub fn run_stages(
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
                     format!(
-                        "stage '{s}' runs through its own command (`bqx ingest`, `bqx status`)"
+                        "stage '{s}' runs through its own command (`bqx ingest`, `bqx status`, `bqx export`)"
                     ),
                 ));
             }
             Some((_, false)) => {
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
-                    format!("stage '{s}' is not built yet (built: ingest, panel, base)"),
+                    format!("stage '{s}' is not built yet (built: ingest, panel, base, export)"),
                 ));
             }
             None => {

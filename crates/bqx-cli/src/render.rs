@@ -364,7 +364,7 @@ pub fn demo(r: &DemoReport) {
     println!("\n== base features\n");
     base(&r.base);
     println!(
-        "\nnot built yet (later stages, never faked): cross, embed, select, train, backtest, online, export"
+        "\nnot built yet (later stages, never faked): cross, embed, select, train, backtest, online"
     );
 }
 
