@@ -26,6 +26,22 @@ fn json_ok(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
+/// Writes a seeded synthetic market straight into the store.
+fn synth_into_store(store: &Path, bars: &str, seed: &str) {
+    json_ok(&bqx(
+        store,
+        &[
+            "--json",
+            "synth",
+            "--bars",
+            bars,
+            "--seed",
+            seed,
+            "--into-store",
+        ],
+    ));
+}
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
@@ -352,18 +368,7 @@ fn a_killed_ingest_leaves_a_consistent_store_and_a_rerun_matches_an_uninterrupte
 #[test]
 fn synth_into_store_then_status_reports_a_consistent_panel() {
     let store = tempfile::tempdir().unwrap();
-    json_ok(&bqx(
-        store.path(),
-        &[
-            "--json",
-            "synth",
-            "--bars",
-            "3000",
-            "--seed",
-            "3",
-            "--into-store",
-        ],
-    ));
+    synth_into_store(store.path(), "3000", "3");
     let st = json_ok(&bqx(store.path(), &["--json", "status"]));
     assert_eq!(st["bars"], 28 * 3000);
     let series = st["series"].as_array().unwrap();
@@ -464,18 +469,7 @@ fn parquet_in_the_generic_layout_ingests_like_csv() {
 #[test]
 fn the_base_stage_recomputes_only_series_whose_bars_changed() {
     let store = tempfile::tempdir().unwrap();
-    json_ok(&bqx(
-        store.path(),
-        &[
-            "--json",
-            "synth",
-            "--bars",
-            "3000",
-            "--seed",
-            "9",
-            "--into-store",
-        ],
-    ));
+    synth_into_store(store.path(), "3000", "9");
     let first = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
     assert_eq!(
         (first["computed"].as_u64(), first["current"].as_u64()),
@@ -527,18 +521,7 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
 #[test]
 fn export_writes_hive_partitioned_parquet_that_duckdb_reads_back() {
     let store = tempfile::tempdir().unwrap();
-    json_ok(&bqx(
-        store.path(),
-        &[
-            "--json",
-            "synth",
-            "--bars",
-            "2000",
-            "--seed",
-            "4",
-            "--into-store",
-        ],
-    ));
+    synth_into_store(store.path(), "2000", "4");
     json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
     let out = tempfile::tempdir().unwrap();
     let v = json_ok(&bqx(

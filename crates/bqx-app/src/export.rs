@@ -31,6 +31,9 @@ pub struct ExportedDataset {
     pub columns: Vec<(String, String)>,
 }
 
+/// The stage whose feature tables are exported.
+const STAGE: &str = "base";
+
 impl ExportedDataset {
     fn from_table(t: ExportedTable) -> ExportedDataset {
         let mut columns = vec![
@@ -48,7 +51,7 @@ impl ExportedDataset {
             ("month".to_string(), "int64 (partition)".to_string()),
         ]);
         ExportedDataset {
-            stage: "base".into(),
+            stage: STAGE.into(),
             layout: "hive: pair=…/year=…/month=…/data_0.parquet".into(),
             path: t.path,
             schema_hash: t.schema_hash,
@@ -71,7 +74,7 @@ pub fn export_parquet(store_dir: &Path, dir: &Path) -> Result<ExportReport, AppE
     let store = open_store(store_dir, "bqx export")?;
     std::fs::create_dir_all(dir)
         .map_err(|e| AppError::internal(format!("{}: {e}", dir.display())))?;
-    let tables = store.export_features_parquet("base", dir)?;
+    let tables = store.export_features_parquet(STAGE, dir)?;
     if tables.is_empty() {
         return Err(AppError::new(
             ErrorCode::InvalidArgument,

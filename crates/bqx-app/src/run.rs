@@ -141,62 +141,98 @@ pub fn run_base(store_dir: &Path, progress: &dyn Progress) -> Result<BaseReport,
     })
 }
 
+/// The two schemas of the standard set (OHLC and close-only sources) with their hashes,
+/// computed once per stage run.
+struct BaseSchema {
+    close_only: bool,
+    names: Vec<String>,
+    hash: String,
+}
+
+impl BaseSchema {
+    fn new(close_only: bool) -> BaseSchema {
+        let catalog = FeatureSet::standard_for_source(close_only).catalog();
+        BaseSchema {
+            close_only,
+            hash: schema_hash(&catalog),
+            names: catalog.into_iter().map(|f| f.name).collect(),
+        }
+    }
+}
+
+impl BaseSeriesReport {
+    fn new(
+        key: SeriesKey,
+        action: &str,
+        close_only: bool,
+        state: bqx_store::FeatureState,
+        t0: Instant,
+    ) -> BaseSeriesReport {
+        BaseSeriesReport {
+            key,
+            action: action.into(),
+            close_only,
+            rows: state.rows,
+            columns: state.columns,
+            table: state.table_name,
+            seconds: t0.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 fn base_in(
     store: &mut bqx_store::Store,
     progress: &dyn Progress,
 ) -> Result<Vec<BaseSeriesReport>, AppError> {
+    let schemas = [BaseSchema::new(false), BaseSchema::new(true)];
     let summaries = store.series_summaries()?;
     task_started(progress, "base", summaries.len() as u64, "series");
     let mut out = Vec::with_capacity(summaries.len());
     for s in summaries {
         let t0 = Instant::now();
-        let bars = store.load_series(s.key)?;
-        let close_only = is_close_only(&bars);
-        let mut set = FeatureSet::standard_for_source(close_only);
-        let catalog = set.catalog();
-        let hash = schema_hash(&catalog);
+        // Current when the bars are unchanged and the stored schema is one of today's: whether
+        // a series is close-only is a function of its bars, so an unchanged fingerprint keeps
+        // the schema choice, and nothing has to be loaded.
         let fingerprint = store.bars_fingerprint(s.key)?;
         if let Some(state) = store.feature_state("base", s.key)?
-            && state.schema_hash == hash
             && state.bars_fingerprint == fingerprint
+            && let Some(schema) = schemas.iter().find(|x| x.hash == state.schema_hash)
         {
-            out.push(BaseSeriesReport {
-                key: s.key,
-                action: "current".into(),
-                close_only,
-                rows: state.rows,
-                columns: state.columns,
-                table: state.table_name,
-                seconds: t0.elapsed().as_secs_f64(),
-            });
+            out.push(BaseSeriesReport::new(
+                s.key,
+                "current",
+                schema.close_only,
+                state,
+                t0,
+            ));
             task_advanced(progress, "base", 1);
             continue;
         }
+        let bars = store.load_series(s.key)?;
+        let schema = &schemas[usize::from(is_close_only(&bars))];
+        let mut set = FeatureSet::standard_for_source(schema.close_only);
         let m = compute_batch(&mut set, &bars).map_err(|e| {
             AppError::new(
                 ErrorCode::Internal,
                 format!("{} {}: {e}", s.key.pair, s.key.side),
             )
         })?;
-        let names: Vec<String> = catalog.into_iter().map(|f| f.name).collect();
         let state = store.write_features(FeatureWrite {
             stage: "base",
             key: s.key,
-            schema_hash: &hash,
-            names: &names,
+            schema_hash: &schema.hash,
+            names: &schema.names,
             ts: &bars.ts,
-            columns: (0..names.len()).map(|j| m.column(j)).collect(),
+            columns: (0..schema.names.len()).map(|j| m.column(j)).collect(),
             bars_fingerprint: &fingerprint,
         })?;
-        out.push(BaseSeriesReport {
-            key: s.key,
-            action: "computed".into(),
-            close_only,
-            rows: state.rows,
-            columns: state.columns,
-            table: state.table_name,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
+        out.push(BaseSeriesReport::new(
+            s.key,
+            "computed",
+            schema.close_only,
+            state,
+            t0,
+        ));
         task_advanced(progress, "base", 1);
     }
     task_finished(progress, "base");

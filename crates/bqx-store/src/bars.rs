@@ -95,8 +95,21 @@ pub struct SeriesSummary {
     pub last_ts: i64,
 }
 
-fn bars_schema() -> Arc<Schema> {
-    Arc::new(Schema::new(vec![
+impl SeriesKey {
+    /// The storage codes `(pair_id, side_id, tf_secs)`.
+    pub(crate) fn codes(self) -> (u8, u8, u32) {
+        (
+            self.pair.index() as u8,
+            self.side.code(),
+            self.timeframe.secs(),
+        )
+    }
+}
+
+/// The leading columns of every per-series table (`bars`, feature tables): the series key and
+/// the bar's open time.
+pub(crate) fn key_fields() -> Vec<Field> {
+    vec![
         Field::new("pair_id", DataType::UInt8, false),
         Field::new("side_id", DataType::UInt8, false),
         Field::new("tf_secs", DataType::UInt32, false),
@@ -105,6 +118,24 @@ fn bars_schema() -> Arc<Schema> {
             DataType::Timestamp(TimeUnit::Microsecond, None),
             false,
         ),
+    ]
+}
+
+/// The arrays of [`key_fields`] for `ts.len()` rows of one series.
+pub(crate) fn key_arrays(key: SeriesKey, ts: Vec<i64>) -> Vec<ArrayRef> {
+    let n = ts.len();
+    let (pair, side, tf) = key.codes();
+    vec![
+        Arc::new(UInt8Array::from(vec![pair; n])),
+        Arc::new(UInt8Array::from(vec![side; n])),
+        Arc::new(UInt32Array::from(vec![tf; n])),
+        Arc::new(TimestampMicrosecondArray::from(ts)),
+    ]
+}
+
+fn bars_schema() -> Arc<Schema> {
+    let mut fields = key_fields();
+    fields.extend([
         Field::new("open", DataType::Float64, false),
         Field::new("high", DataType::Float64, false),
         Field::new("low", DataType::Float64, false),
@@ -112,7 +143,8 @@ fn bars_schema() -> Arc<Schema> {
         Field::new("volume", DataType::Float64, true),
         Field::new("spread", DataType::Float64, true),
         Field::new("file_id", DataType::Int32, false),
-    ]))
+    ]);
+    Arc::new(Schema::new(fields))
 }
 
 fn opt_column(values: Option<Vec<f64>>, n: usize) -> ArrayRef {
@@ -124,11 +156,8 @@ fn opt_column(values: Option<Vec<f64>>, n: usize) -> ArrayRef {
 
 fn record_batch(key: SeriesKey, file_id: i32, bars: BarColumns) -> Result<RecordBatch> {
     let n = bars.len();
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(UInt8Array::from(vec![key.pair.index() as u8; n])),
-        Arc::new(UInt8Array::from(vec![key.side.code(); n])),
-        Arc::new(UInt32Array::from(vec![key.timeframe.secs(); n])),
-        Arc::new(TimestampMicrosecondArray::from(bars.ts)),
+    let mut cols = key_arrays(key, bars.ts);
+    cols.extend::<[ArrayRef; 7]>([
         Arc::new(Float64Array::from(bars.open)),
         Arc::new(Float64Array::from(bars.high)),
         Arc::new(Float64Array::from(bars.low)),
@@ -136,7 +165,7 @@ fn record_batch(key: SeriesKey, file_id: i32, bars: BarColumns) -> Result<Record
         opt_column(bars.volume, n),
         opt_column(bars.spread, n),
         Arc::new(Int32Array::from(vec![file_id; n])),
-    ];
+    ]);
     RecordBatch::try_new(bars_schema(), cols)
         .map_err(|e| StoreError::Invalid(format!("building the bar batch: {e}")))
 }
@@ -501,14 +530,9 @@ fn load_range(conn: &duckdb::Connection, key: SeriesKey, lo: i64, hi: i64) -> Re
     )?;
     let lo = lo.max(-62_135_596_800_000_000); // year 1: DuckDB's make_timestamp range
     let hi = hi.min(253_402_300_799_000_000); // year 9999
+    let (pair_id, side_id, tf_secs) = key.codes();
     let batches: Vec<RecordBatch> = st
-        .query_arrow(duckdb::params![
-            key.pair.index() as u8,
-            key.side.code(),
-            key.timeframe.secs(),
-            lo,
-            hi
-        ])?
+        .query_arrow(duckdb::params![pair_id, side_id, tf_secs, lo, hi])?
         .collect();
     let mut out = BarColumns::with_capacity(0, false, false);
     let mut has_volume = false;

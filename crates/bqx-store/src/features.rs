@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use duckdb::arrow::array::{
-    ArrayRef, Float32Array, TimestampMicrosecondArray, UInt8Array, UInt32Array,
-};
-use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use duckdb::arrow::array::Float32Array;
+use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
@@ -58,16 +56,13 @@ impl Store {
     /// A fingerprint of a series' stored bars: count, first and last time, and a hash of the
     /// content. Any change to the bars changes it.
     pub fn bars_fingerprint(&self, key: SeriesKey) -> Result<String> {
+        let (pair_id, side_id, tf_secs) = key.codes();
         let (n, first, last, h): (i64, Option<i64>, Option<i64>, Option<i64>) =
             self.duck.query_row(
                 "SELECT count(*), epoch_us(min(ts)), epoch_us(max(ts)), \
                     (sum(hash(ts, open, high, low, close, volume, spread) % 1000000007))::BIGINT \
              FROM bars WHERE pair_id = ? AND side_id = ? AND tf_secs = ?",
-                duckdb::params![
-                    key.pair.index() as u8,
-                    key.side.code(),
-                    key.timeframe.secs()
-                ],
+                duckdb::params![pair_id, side_id, tf_secs],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
         Ok(format!(
@@ -84,12 +79,8 @@ impl Store {
             "SELECT schema_hash, table_name, bars_fingerprint, rows, columns FROM feature_series \
              WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
         )?;
-        let mut rows = st.query(duckdb::params![
-            stage,
-            key.pair.index() as u8,
-            key.side.code(),
-            key.timeframe.secs()
-        ])?;
+        let (pair_id, side_id, tf_secs) = key.codes();
+        let mut rows = st.query(duckdb::params![stage, pair_id, side_id, tf_secs])?;
         Ok(match rows.next()? {
             Some(r) => Some(FeatureState {
                 schema_hash: r.get(0)?,
@@ -129,25 +120,16 @@ impl Store {
             quote_ident(&table),
             cols.join(", ")
         ))?;
-        let key_params = duckdb::params![
-            w.key.pair.index() as u8,
-            w.key.side.code(),
-            w.key.timeframe.secs()
-        ];
+        let (pair_id, side_id, tf_secs) = w.key.codes();
+        let key_params = duckdb::params![pair_id, side_id, tf_secs];
         let previous: Vec<String> = {
             let mut st = tx.prepare(
                 "SELECT table_name FROM feature_series \
                  WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
             )?;
-            st.query_map(
-                duckdb::params![
-                    w.stage,
-                    w.key.pair.index() as u8,
-                    w.key.side.code(),
-                    w.key.timeframe.secs()
-                ],
-                |r| r.get(0),
-            )?
+            st.query_map(duckdb::params![w.stage, pair_id, side_id, tf_secs], |r| {
+                r.get(0)
+            })?
             .collect::<std::result::Result<_, _>>()?
         };
         for t in previous.iter().chain(std::iter::once(&table)) {
@@ -159,16 +141,7 @@ impl Store {
                 key_params,
             )?;
         }
-        let mut fields = vec![
-            Field::new("pair_id", DataType::UInt8, false),
-            Field::new("side_id", DataType::UInt8, false),
-            Field::new("tf_secs", DataType::UInt32, false),
-            Field::new(
-                "ts",
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                false,
-            ),
-        ];
+        let mut fields = crate::bars::key_fields();
         fields.extend(
             w.names
                 .iter()
@@ -180,13 +153,7 @@ impl Store {
             let mut start = 0;
             while start < n {
                 let end = (start + CHUNK).min(n);
-                let len = end - start;
-                let mut arrays: Vec<ArrayRef> = vec![
-                    Arc::new(UInt8Array::from(vec![w.key.pair.index() as u8; len])),
-                    Arc::new(UInt8Array::from(vec![w.key.side.code(); len])),
-                    Arc::new(UInt32Array::from(vec![w.key.timeframe.secs(); len])),
-                    Arc::new(TimestampMicrosecondArray::from(w.ts[start..end].to_vec())),
-                ];
+                let mut arrays = crate::bars::key_arrays(w.key, w.ts[start..end].to_vec());
                 for c in &w.columns {
                     arrays.push(Arc::new(Float32Array::from_iter(
                         c[start..end]
@@ -203,20 +170,15 @@ impl Store {
         }
         tx.execute(
             "DELETE FROM feature_series WHERE stage = ? AND pair_id = ? AND side_id = ? AND tf_secs = ?",
-            duckdb::params![
-                w.stage,
-                w.key.pair.index() as u8,
-                w.key.side.code(),
-                w.key.timeframe.secs()
-            ],
+            duckdb::params![w.stage, pair_id, side_id, tf_secs],
         )?;
         tx.execute(
             "INSERT INTO feature_series VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
             duckdb::params![
                 w.stage,
-                w.key.pair.index() as u8,
-                w.key.side.code(),
-                w.key.timeframe.secs(),
+                pair_id,
+                side_id,
+                tf_secs,
                 w.schema_hash,
                 table,
                 w.bars_fingerprint,
