@@ -1,0 +1,110 @@
+//! Compute-device selection for the networks.
+//!
+//! The device is chosen by cargo feature: `cpu` (the default, always available), `cuda` or
+//! `metal`. The GPU paths are a few lines each and compile only with their feature; **they are
+//! not built or exercised on the project's machines** (no CUDA toolkit, no macOS), and
+//! bit-identical results are promised on the CPU only.
+
+use candle_core::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which device a network trains and predicts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// The first GPU of a compiled-in backend (`cuda`, then `metal`) if present, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU (deterministic).
+    Cpu,
+    /// CUDA device 0 (needs the `cuda` feature).
+    Cuda,
+    /// Metal device 0 (needs the `metal` feature).
+    Metal,
+}
+
+impl DeviceChoice {
+    /// Resolves the choice to a candle device.
+    pub(crate) fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto => auto_device(),
+            DeviceChoice::Cuda => cuda_device(),
+            DeviceChoice::Metal => metal_device(),
+        }
+    }
+}
+
+/// A short name of the device the networks would use for `choice` (`"cpu"`, `"cuda:0"`…).
+pub fn device_name(choice: DeviceChoice) -> Result<String> {
+    Ok(match choice.device()? {
+        Device::Cpu => "cpu".to_string(),
+        d => format!("{:?}", d.location()),
+    })
+}
+
+fn auto_device() -> Result<Device> {
+    #[cfg(feature = "cuda")]
+    {
+        if let Ok(d) = Device::cuda_if_available(0) {
+            if !d.is_cpu() {
+                return Ok(d);
+            }
+        }
+    }
+    #[cfg(feature = "metal")]
+    {
+        if let Ok(d) = Device::metal_if_available(0) {
+            if !d.is_cpu() {
+                return Ok(d);
+            }
+        }
+    }
+    Ok(Device::Cpu)
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device() -> Result<Device> {
+    Device::new_cuda(0).map_err(|e| Error::DeviceUnavailable(format!("cuda:0: {e}")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device() -> Result<Device> {
+    Err(Error::DeviceUnavailable(
+        "built without the `cuda` feature".into(),
+    ))
+}
+
+#[cfg(feature = "metal")]
+fn metal_device() -> Result<Device> {
+    Device::new_metal(0).map_err(|e| Error::DeviceUnavailable(format!("metal:0: {e}")))
+}
+
+#[cfg(not(feature = "metal"))]
+fn metal_device() -> Result<Device> {
+    Err(Error::DeviceUnavailable(
+        "built without the `metal` feature".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(not(any(feature = "cuda", feature = "metal")))]
+    #[test]
+    fn cpu_build_uses_the_cpu() {
+        assert_eq!(device_name(DeviceChoice::Auto).unwrap(), "cpu");
+        assert_eq!(device_name(DeviceChoice::Cpu).unwrap(), "cpu");
+        assert!(matches!(
+            DeviceChoice::Cuda.device(),
+            Err(Error::DeviceUnavailable(_))
+        ));
+        assert!(matches!(
+            DeviceChoice::Metal.device(),
+            Err(Error::DeviceUnavailable(_))
+        ));
+    }
+}
