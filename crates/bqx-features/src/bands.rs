@@ -19,7 +19,7 @@ pub const MA_PERIODS: [usize; 6] = [5, 10, 20, 50, 100, 200];
 fn domain_source(domain: Domain) -> Source {
     match domain {
         Domain::Rate => Source::Close,
-        Domain::Bqx => Source::Bqx(15),
+        Domain::Bqx | Domain::Micro | Domain::Panel => Source::Bqx(15),
     }
 }
 
@@ -27,21 +27,21 @@ fn domain_source(domain: Domain) -> Source {
 fn rel(domain: Domain, x: f64, v: f64) -> f64 {
     match domain {
         Domain::Rate => (x - v) / v,
-        Domain::Bqx => x - v,
+        Domain::Bqx | Domain::Micro | Domain::Panel => x - v,
     }
 }
 
 fn rel_text(domain: Domain, x: &str) -> String {
     match domain {
         Domain::Rate => format!("({x} - r(t)) / r(t)"),
-        Domain::Bqx => format!("{x} - v(t)"),
+        Domain::Bqx | Domain::Micro | Domain::Panel => format!("{x} - v(t)"),
     }
 }
 
 fn series_text(domain: Domain) -> &'static str {
     match domain {
         Domain::Rate => "series r = close",
-        Domain::Bqx => "series v = bqx_return_15",
+        Domain::Bqx | Domain::Micro | Domain::Panel => "series v = bqx_return_15",
     }
 }
 
@@ -58,6 +58,7 @@ pub struct BollingerKernel {
 
 impl BollingerKernel {
     pub fn new(domain: Domain) -> BollingerKernel {
+        domain.assert_series();
         BollingerKernel {
             domain,
             src: SourceState::new(domain_source(domain)),
@@ -86,7 +87,7 @@ impl Kernel for BollingerKernel {
                     "lower" => rel_text(d, &format!("({m} - 2*{s})")),
                     "bandwidth" => match d {
                         Domain::Rate => format!("4*{s} / {m}"),
-                        Domain::Bqx => format!("4*{s}"),
+                        Domain::Bqx | Domain::Micro | Domain::Panel => format!("4*{s}"),
                     },
                     "pctb" => format!("(x(t) - lower) / (upper - lower) (0.5 if {s} = 0)"),
                     _ => unreachable!(),
@@ -126,11 +127,11 @@ impl Kernel for BollingerKernel {
             let sd = sums.var_sample().sqrt();
             let (upper, middle, lower) = match self.domain {
                 Domain::Rate => ((dm + 2.0 * sd) / x, dm / x, (dm - 2.0 * sd) / x),
-                Domain::Bqx => (dm + 2.0 * sd, dm, dm - 2.0 * sd),
+                Domain::Bqx | Domain::Micro | Domain::Panel => (dm + 2.0 * sd, dm, dm - 2.0 * sd),
             };
             let bandwidth = match self.domain {
                 Domain::Rate => 4.0 * sd / sums.mean(),
-                Domain::Bqx => 4.0 * sd,
+                Domain::Bqx | Domain::Micro | Domain::Panel => 4.0 * sd,
             };
             let pctb = if sd > 0.0 {
                 (2.0 * sd - dm) / (4.0 * sd)
@@ -240,6 +241,7 @@ pub struct MovingAverageKernel {
 
 impl MovingAverageKernel {
     pub fn new(domain: Domain) -> MovingAverageKernel {
+        domain.assert_series();
         MovingAverageKernel {
             domain,
             src: SourceState::new(domain_source(domain)),
@@ -299,7 +301,7 @@ impl Kernel for MovingAverageKernel {
                 let dm = sums.s[0] / n - (x - sums.c);
                 out[k] = match self.domain {
                     Domain::Rate => dm / x,
-                    Domain::Bqx => dm,
+                    Domain::Bqx | Domain::Micro | Domain::Panel => dm,
                 };
                 out[np + k] = rel(self.domain, ema.expect("seeded when full"), x);
             } else {

@@ -37,6 +37,21 @@ impl FeatureMatrix {
     pub fn get(&self, row: usize, col: usize) -> f64 {
         self.data[col * self.n_rows + row]
     }
+
+    /// A new matrix with the rows at `idx`, in that order (e.g. the panel-grid rows at which a
+    /// pair has a bar, to store panel features next to the pair's own).
+    pub fn take_rows(&self, idx: &[usize]) -> FeatureMatrix {
+        let mut data = Vec::with_capacity(idx.len() * self.n_cols());
+        for j in 0..self.n_cols() {
+            let col = self.column(j);
+            data.extend(idx.iter().map(|&i| col[i]));
+        }
+        FeatureMatrix {
+            names: self.names.clone(),
+            n_rows: idx.len(),
+            data,
+        }
+    }
 }
 
 /// Runs `kernel` over the rows of `bars` in order, calling `sink(row, values)` after each
@@ -55,8 +70,25 @@ pub fn run_rows<K: Kernel + ?Sized>(
     ]
     .iter()
     .any(|&l| l != n)
+        || [&bars.volume, &bars.spread]
+            .into_iter()
+            .flatten()
+            .any(|c| c.len() != n)
     {
         return Err(FeatureError::RaggedColumns);
+    }
+    for (column, values) in [("volume", &bars.volume), ("spread", &bars.spread)] {
+        if let Some(row) = values
+            .iter()
+            .flatten()
+            .position(|v| !(v.is_nan() || (v.is_finite() && *v >= 0.0)))
+        {
+            return Err(FeatureError::BadMicrostructure {
+                row,
+                column,
+                value: values.as_ref().expect("present")[row],
+            });
+        }
     }
     if let Some(row) = bars.close.iter().position(|c| !(c.is_finite() && *c > 0.0)) {
         return Err(FeatureError::BadClose {

@@ -9,6 +9,14 @@
 //!
 //! No IO, no clock, no randomness.
 //!
+//! Three kinds of features:
+//! - **per pair** ([`Kernel`], [`FeatureSet`]): computed on one pair's own bars;
+//!   [`FeatureSet::for_source`] picks the columns a source supports ([`SourceCaps`]);
+//! - **cross-sectional** ([`PanelKernel`], [`PanelSet`], [`compute_panel_batch`]): computed on the
+//!   aligned 28-pair panel, the same columns for every pair;
+//! - **fitted** ([`FittedParams`]): parameters fitted on a training range only, persisted as
+//!   JSON with their range and version, applied unchanged (the USD factor, [`fit_usd_factor`]).
+//!
 //! # Families ([`FeatureSet::standard`], 352 columns per pair)
 //!
 //! | family | kernel | columns | names |
@@ -27,6 +35,29 @@
 //! | calendar | [`CalendarKernel`] | 14 | `cal_*` |
 //! | dual_domain | [`FeatureSet`] differences | 17 | `dd_reg_r2_{W}`, `dd_boll_pctb_{20,50}`, `dd_mom_{skew,kurt,zscore}_{20,50,120}` (rate − bqx) |
 //!
+//! # Source-dependent per-pair family ([`FeatureSet::for_source`])
+//!
+//! Appended after the 352 (or the close-only 333) columns, only when the source carries the
+//! input — absent from the schema otherwise, never zeros:
+//!
+//! | family | kernel | columns | names |
+//! |---|---|---|---|
+//! | microstructure (spread) | [`MicrostructureKernel`] | 3 | `ms_spread`, `ms_spread_rel`, `ms_spread_z_60` |
+//! | microstructure (volume) | [`MicrostructureKernel`] | 4 | `ms_volume_z_{20,60}`, `ms_volbqx_z_60`, `ms_volbqx_rel_20` |
+//!
+//! # Cross-sectional families (per pair, on the 28-pair panel; domain [`Domain::Panel`])
+//!
+//! | family | kernel | columns | names |
+//! |---|---|---|---|
+//! | currency_strength | [`CurrencyStrengthKernel`] | 12 | `cs_str_{base,quote,diff,pct}_{15,60,240}` |
+//! | triangle | [`TriangularKernel`] | 12 | `cs_tri_resid_{0..5}`, `cs_tri_z_{0..5}` (triangles by third currency, [`pair_triangles`]) |
+//! | usd_factor (fitted) | [`UsdFactorKernel`] | 5 | `cs_usd_factor`, `cs_usd_{beta,corr}_{60,240}` |
+//!
+//! [`PanelSet::standard`] = strength + triangles (24); [`PanelSet::with_usd_factor`] adds the
+//! fitted USD factor (29). Panel windows count grid rows; a pair without a bar at a grid time
+//! is `NaN` there, a value needing it is `NaN`, and a rolling statistic is `NaN` while its
+//! window holds a `NaN` (the `panel` module docs give the layout and the rules).
+//!
 //! Decisions where the spec leaves room (each is also in the catalog's formula text):
 //! - BQX max/min/avg/stdev use the same window as `bqx_return_W`, rows `t−W … t−1`; the
 //!   aggregates over 75 repeat the W = 75 values as the spec lists them, and
@@ -36,6 +67,16 @@
 //!   constant window std, skew, kurtosis, z-score are 0, REG r2 is 0, Bollinger %B is 0.5.
 //! - On the bqx domain (a series that crosses zero) levels are differences, not ratios.
 //! - EMA/Wilder averages are seeded with the simple mean of their first N inputs (TA-Lib).
+//! - Microstructure and panel z-scores are 0 on a constant window (detected exactly by run
+//!   length, or at rounding level); a triangle z-score is also 0 when the residual's std is
+//!   at most 1e-10 (floating-point noise of exactly consistent, e.g. derived, cross rates).
+//! - Percentile rank: the average rank of the newest value among the window's (ties share
+//!   their mean rank), mapped from 1..W to 0..1.
+//! - A triangle residual is oriented so that the pair's own log price enters positively: it is
+//!   `ln(P_pair / P_pair implied by the other two legs)`.
+//! - The USD factor uses the sign-adjusted ("USD up") one-bar log returns of the 7 USD pairs,
+//!   their training covariance's first principal component with `Σ loadings > 0`; beta and
+//!   correlation use the pair's own return in its market orientation.
 //!
 //! # Numerics
 //!
@@ -48,12 +89,17 @@ mod bands;
 mod batch;
 mod bqx;
 mod calendar;
+mod cross;
+mod fitted;
+mod micro;
 mod moments;
 mod multires;
+mod panel;
 mod reg;
 mod set;
 mod source;
 mod technical;
+mod usd;
 mod volatility;
 mod window;
 
@@ -63,16 +109,35 @@ pub use bands::{
 pub use batch::{FeatureMatrix, compute_batch, compute_batch_pairs, run_rows};
 pub use bqx::{BQX_AGG_WINDOW, BQX_WINDOWS, BqxKernel};
 pub use calendar::CalendarKernel;
+pub use cross::{
+    CS_PERCENTILE_WINDOW, CS_STRENGTH_WINDOWS, CS_TRIANGLE_Z_WINDOW, CurrencyStrengthKernel,
+    TriangularKernel, pair_triangles,
+};
+pub use fitted::{FitRange, FittedParams};
+pub use micro::{
+    MS_SPREAD_Z_WINDOW, MS_VOLUME_REL_WINDOW, MS_VOLUME_Z_WINDOWS, MicrostructureKernel,
+};
 pub use moments::{MOMENT_WINDOWS, MomentsKernel};
 pub use multires::{MULTIRES_FACTORS, MULTIRES_VOL_BARS, MultiResKernel};
+pub use panel::{
+    N_PAIRS, PanelKernel, PanelSet, compute_panel_batch, run_panel_rows, validate_panel,
+};
 pub use reg::{REG_WINDOWS, RegBqxKernel, RegRateKernel, TermCovKernel};
-pub use set::{FeatureSet, is_range_based};
+pub use set::{FeatureSet, SourceCaps, is_range_based};
 pub use technical::TechnicalKernel;
+pub use usd::{
+    USD_FACTOR_KIND, USD_FACTOR_VERSION, USD_FACTOR_WINDOWS, UsdFactorKernel, UsdFactorParams,
+    fit_usd_factor, symmetric_eigen, usd_factor_catalog, usd_pairs,
+};
 pub use volatility::{VOL_WINDOWS, VolatilityKernel};
 
 use serde::Serialize;
 
 /// One bar as the kernels see it (time stamped at the bar's open, UTC microseconds).
+///
+/// `volume` (tick volume) and `spread` (ask − bid, price units) are `NaN` when unknown: always
+/// when the source does not carry them, or for a single bar without a value. Only the
+/// microstructure family reads them.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BarInput {
     pub ts: i64,
@@ -80,10 +145,12 @@ pub struct BarInput {
     pub high: f64,
     pub low: f64,
     pub close: f64,
+    pub volume: f64,
+    pub spread: f64,
 }
 
 impl BarInput {
-    /// Row `i` of a columnar bar series.
+    /// Row `i` of a columnar bar series (`volume`/`spread` are `NaN` when the columns are absent).
     pub fn from_columns(bars: &bqx_domain::BarColumns, i: usize) -> BarInput {
         BarInput {
             ts: bars.ts[i],
@@ -91,10 +158,12 @@ impl BarInput {
             high: bars.high[i],
             low: bars.low[i],
             close: bars.close[i],
+            volume: bars.volume.as_ref().map_or(f64::NAN, |v| v[i]),
+            spread: bars.spread.as_ref().map_or(f64::NAN, |v| v[i]),
         }
     }
 
-    /// A close-only bar (open = high = low = close).
+    /// A close-only bar (open = high = low = close, volume and spread unknown).
     pub fn close_only(ts: i64, close: f64) -> BarInput {
         BarInput {
             ts,
@@ -102,6 +171,8 @@ impl BarInput {
             high: close,
             low: close,
             close,
+            volume: f64::NAN,
+            spread: f64::NAN,
         }
     }
 }
@@ -114,6 +185,10 @@ pub enum Domain {
     Rate,
     /// The BQX series (`bqx_return_15` unless stated).
     Bqx,
+    /// The source's microstructure columns (spread, tick volume), possibly combined with BQX.
+    Micro,
+    /// The aligned 28-pair panel (cross-sectional features: the same columns for every pair).
+    Panel,
 }
 
 impl Domain {
@@ -121,7 +196,18 @@ impl Domain {
         match self {
             Domain::Rate => "rate",
             Domain::Bqx => "bqx",
+            Domain::Micro => "micro",
+            Domain::Panel => "panel",
         }
+    }
+
+    /// The per-pair series kernels (moments, Bollinger, moving averages, technical) run on the
+    /// rate or the bqx domain only.
+    fn assert_series(self) {
+        assert!(
+            matches!(self, Domain::Rate | Domain::Bqx),
+            "series kernels take Domain::Rate or Domain::Bqx, not {self:?}"
+        );
     }
 }
 
@@ -131,7 +217,8 @@ pub struct FeatureSpec {
     /// Column name, unique within a feature set.
     pub name: String,
     /// Family name (`bqx`, `reg_rate`, `reg_bqx`, `reg_bqx_cov`, `moments`, `bollinger`, `lags`,
-    /// `moving_average`, `technical`, `volatility`, `multires`, `calendar`, `dual_domain`).
+    /// `moving_average`, `technical`, `volatility`, `multires`, `calendar`, `dual_domain`,
+    /// `microstructure`; panel families `currency_strength`, `triangle`, `usd_factor`).
     pub family: &'static str,
     pub domain: Domain,
     /// The window in rows, when the feature has one.
@@ -201,4 +288,22 @@ pub enum FeatureError {
     RaggedColumns,
     #[error("row {row}: close {close} is not a finite positive price")]
     BadClose { row: usize, close: f64 },
+    #[error("row {row}: {column} {value} is neither unknown (NaN) nor a finite value >= 0")]
+    BadMicrostructure {
+        row: usize,
+        column: &'static str,
+        value: f64,
+    },
+    #[error("the panel has {got} close columns, expected one per pair (28)")]
+    PanelShape { got: usize },
+    #[error("{pair} row {row}: close {close} is neither missing (NaN) nor a finite positive price")]
+    BadPanelClose {
+        pair: bqx_domain::Pair,
+        row: usize,
+        close: f64,
+    },
+    #[error("cannot fit {kind}: {reason}")]
+    Fit { kind: &'static str, reason: String },
+    #[error("fitted parameters: {0}")]
+    Params(String),
 }

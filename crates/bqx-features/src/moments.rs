@@ -36,6 +36,7 @@ pub struct MomentsKernel {
 
 impl MomentsKernel {
     pub fn new(domain: Domain) -> MomentsKernel {
+        domain.assert_series();
         MomentsKernel {
             domain,
             prev_close: None,
@@ -54,7 +55,7 @@ impl MomentsKernel {
     fn first_value_row(&self) -> usize {
         match self.domain {
             Domain::Rate => 1,
-            Domain::Bqx => 15,
+            Domain::Bqx | Domain::Micro | Domain::Panel => 15,
         }
     }
 }
@@ -64,7 +65,7 @@ impl Kernel for MomentsKernel {
         let d = self.domain.as_str();
         let series = match self.domain {
             Domain::Rate => "v = ln(r(t)/r(t-1))",
-            Domain::Bqx => "v = bqx_return_15",
+            Domain::Bqx | Domain::Micro | Domain::Panel => "v = bqx_return_15",
         };
         let mut out = Vec::with_capacity(24);
         for &w in &MOMENT_WINDOWS {
@@ -107,7 +108,7 @@ impl Kernel for MomentsKernel {
                 self.prev_close = Some(bar.close);
                 v
             }
-            Domain::Bqx => self.b15.update(bar.close),
+            Domain::Bqx | Domain::Micro | Domain::Panel => self.b15.update(bar.close),
         };
         let ns = STATS.len();
         for (k, mw) in self.windows.iter_mut().enumerate() {

@@ -2,9 +2,32 @@
 
 use crate::{
     BarInput, BollingerKernel, BqxKernel, CalendarKernel, Domain, FeatureSpec, Kernel, LagsKernel,
-    MomentsKernel, MovingAverageKernel, MultiResKernel, REG_WINDOWS, RegBqxKernel, RegRateKernel,
-    TechnicalKernel, TermCovKernel, VolatilityKernel,
+    MicrostructureKernel, MomentsKernel, MovingAverageKernel, MultiResKernel, REG_WINDOWS,
+    RegBqxKernel, RegRateKernel, TechnicalKernel, TermCovKernel, VolatilityKernel,
 };
+
+/// What a bar source carries, which decides its per-pair schema ([`FeatureSet::for_source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SourceCaps {
+    /// open = high = low = close (e.g. ECB fixes): range-based features are absent.
+    pub close_only: bool,
+    /// The bars carry a spread column: the spread features are present.
+    pub has_spread: bool,
+    /// The bars carry a tick-volume column: the volume features are present.
+    pub has_volume: bool,
+}
+
+impl SourceCaps {
+    /// The capabilities of a bar series: spread/volume when its columns exist; `close_only` is
+    /// the caller's judgement (the app decides it from the bars).
+    pub fn of(bars: &bqx_domain::BarColumns, close_only: bool) -> SourceCaps {
+        SourceCaps {
+            close_only,
+            has_spread: bars.spread.is_some(),
+            has_volume: bars.volume.is_some(),
+        }
+    }
+}
 
 /// A column computed from two columns of the same row: `a − b`.
 #[derive(Debug, Clone)]
@@ -21,6 +44,10 @@ pub struct FeatureSet {
     widths: Vec<usize>,
     base_catalog: Vec<FeatureSpec>,
     differences: Vec<Difference>,
+    /// Kernels whose columns follow the differences (source-dependent families), so that the
+    /// standard columns keep their positions.
+    tail: Vec<Box<dyn Kernel>>,
+    tail_widths: Vec<usize>,
     /// The output columns, as indices into the full row, when some are dropped (close-only
     /// sources); `None` keeps every column.
     keep: Option<Vec<usize>>,
@@ -69,20 +96,49 @@ impl FeatureSet {
             widths,
             base_catalog,
             differences: Vec::new(),
+            tail: Vec::new(),
+            tail_widths: Vec::new(),
             keep: None,
             scratch: Vec::new(),
         }
     }
 
-    /// The standard set for a source: close-only sources (open = high = low = close) get it
-    /// without the range-based columns ([`is_range_based`]); the remaining columns are
-    /// bit-identical to the standard set's.
-    pub fn standard_for_source(close_only: bool) -> FeatureSet {
+    /// The per-pair set for a source: [`FeatureSet::standard`], without the range-based
+    /// columns ([`is_range_based`]) for close-only sources, followed by the microstructure
+    /// columns the source supports (3 with spread, 4 with volume; absent otherwise). Every
+    /// column present in the standard set is bit-identical to it.
+    pub fn for_source(caps: SourceCaps) -> FeatureSet {
         let mut set = FeatureSet::standard();
-        if close_only {
+        if caps.has_spread || caps.has_volume {
+            set.push_tail(Box::new(MicrostructureKernel::new(
+                caps.has_spread,
+                caps.has_volume,
+            )));
+        }
+        if caps.close_only {
             set.drop_columns(is_range_based);
         }
         set
+    }
+
+    /// [`FeatureSet::for_source`] for a source without spread and volume (kept for callers
+    /// that only know whether the source is close-only).
+    pub fn standard_for_source(close_only: bool) -> FeatureSet {
+        FeatureSet::for_source(SourceCaps {
+            close_only,
+            has_spread: false,
+            has_volume: false,
+        })
+    }
+
+    /// Appends a kernel whose columns follow the difference columns.
+    ///
+    /// # Panics
+    /// If columns were already dropped from the set.
+    pub fn push_tail(&mut self, k: Box<dyn Kernel>) {
+        assert!(self.keep.is_none(), "push_tail after drop_columns");
+        self.tail_widths.push(k.width());
+        self.tail.push(k);
     }
 
     /// Removes the columns whose name matches `drop` from the output (they are still computed,
@@ -102,11 +158,14 @@ impl FeatureSet {
     fn full_catalog(&self) -> Vec<FeatureSpec> {
         let mut c = self.base_catalog.clone();
         c.extend(self.differences.iter().map(|d| d.spec.clone()));
+        c.extend(self.tail.iter().flat_map(|k| k.catalog()));
         c
     }
 
     fn full_width(&self) -> usize {
-        self.widths.iter().sum::<usize>() + self.differences.len()
+        self.widths.iter().sum::<usize>()
+            + self.differences.len()
+            + self.tail_widths.iter().sum::<usize>()
     }
 
     fn update_full(&mut self, bar: &BarInput, out: &mut [f64]) {
@@ -117,6 +176,11 @@ impl FeatureSet {
         }
         for (i, d) in self.differences.iter().enumerate() {
             out[off + i] = out[d.a] - out[d.b];
+        }
+        off += self.differences.len();
+        for (k, &w) in self.tail.iter_mut().zip(&self.tail_widths) {
+            k.update(bar, &mut out[off..off + w]);
+            off += w;
         }
     }
 
@@ -237,5 +301,6 @@ impl Kernel for FeatureSet {
 
     fn reset(&mut self) {
         self.kernels.iter_mut().for_each(|k| k.reset());
+        self.tail.iter_mut().for_each(|k| k.reset());
     }
 }

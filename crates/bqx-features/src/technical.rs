@@ -94,11 +94,12 @@ pub struct TechnicalKernel {
 
 impl TechnicalKernel {
     pub fn new(domain: Domain) -> TechnicalKernel {
+        domain.assert_series();
         TechnicalKernel {
             domain,
             src: SourceState::new(match domain {
                 Domain::Rate => Source::Close,
-                Domain::Bqx => Source::Bqx(15),
+                Domain::Bqx | Domain::Micro | Domain::Panel => Source::Bqx(15),
             }),
             k: 0,
             prev: None,
@@ -125,7 +126,7 @@ impl TechnicalKernel {
     fn first(&self) -> usize {
         match self.domain {
             Domain::Rate => 0,
-            Domain::Bqx => 15,
+            Domain::Bqx | Domain::Micro | Domain::Panel => 15,
         }
     }
 }
@@ -249,7 +250,7 @@ impl Kernel for TechnicalKernel {
     fn width(&self) -> usize {
         match self.domain {
             Domain::Rate => 15,
-            Domain::Bqx => 14,
+            Domain::Bqx | Domain::Micro | Domain::Panel => 14,
         }
     }
 

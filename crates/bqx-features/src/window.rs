@@ -239,3 +239,257 @@ impl ShiftedSums {
         self.since_anchor = 0;
     }
 }
+
+/// Rolling first and second moments of a pair of series `(x, y)` over the last `w` rows, where
+/// a row may be missing (`NaN` in either series).
+///
+/// **NaN rule:** a statistic is defined only when the window is full *and* holds no missing
+/// row ([`MaskedCov::ready`]); a missing row therefore blanks the statistics for the next `w`
+/// rows and nothing is carried forward or skipped. The sums run over the present rows only, so
+/// a missing row never poisons them; they are shifted by a reference `(cx, cy)` and recomputed
+/// exactly from the window, shifted by its mean, every `w` pushes (the `ShiftedSums` scheme).
+/// A univariate use pushes `y = 0`.
+#[derive(Debug, Clone)]
+pub(crate) struct MaskedCov {
+    xs: Ring,
+    ys: Ring,
+    missing: usize,
+    cx: f64,
+    cy: f64,
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    syy: f64,
+    sxy: f64,
+    since_anchor: usize,
+    /// Lengths of the runs of identical present values ending at the newest row (0 after a
+    /// missing row): a run of `w` is a constant window, detected exactly.
+    run_x: usize,
+    run_y: usize,
+}
+
+/// Sample statistics of a full window without missing rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CovStats {
+    /// `x(t) − mean(x)` for the newest row.
+    pub(crate) dx_last: f64,
+    /// The window mean of x.
+    pub(crate) mean_x: f64,
+    /// Sample variances and covariance (ddof = 1), variances clamped at 0.
+    pub(crate) var_x: f64,
+    pub(crate) var_y: f64,
+    pub(crate) cov: f64,
+    /// A constant window: all values identical, or the variance at rounding level.
+    pub(crate) flat_x: bool,
+    pub(crate) flat_y: bool,
+}
+
+impl MaskedCov {
+    pub(crate) fn new(w: usize) -> MaskedCov {
+        assert!(w >= 2, "a rolling variance needs at least 2 rows");
+        MaskedCov {
+            xs: Ring::new(w),
+            ys: Ring::new(w),
+            missing: 0,
+            cx: 0.0,
+            cy: 0.0,
+            sx: 0.0,
+            sy: 0.0,
+            sxx: 0.0,
+            syy: 0.0,
+            sxy: 0.0,
+            since_anchor: 0,
+            run_x: 0,
+            run_y: 0,
+        }
+    }
+
+    fn present(&self) -> usize {
+        self.xs.len() - self.missing
+    }
+
+    fn add(&mut self, x: f64, y: f64, sign: f64) {
+        let (dx, dy) = (x - self.cx, y - self.cy);
+        self.sx += sign * dx;
+        self.sy += sign * dy;
+        self.sxx += sign * dx * dx;
+        self.syy += sign * dy * dy;
+        self.sxy += sign * dx * dy;
+    }
+
+    fn zero(&mut self) {
+        (self.sx, self.sy, self.sxx, self.syy, self.sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    }
+
+    pub(crate) fn push(&mut self, x: f64, y: f64) {
+        let ok = !(x.is_nan() || y.is_nan());
+        let (x, y) = if ok { (x, y) } else { (f64::NAN, f64::NAN) };
+        let same = |ring: &Ring, v: f64| ring.len() > 0 && ring.back(0) == v;
+        self.run_x = if same(&self.xs, x) {
+            self.run_x + 1
+        } else {
+            usize::from(ok)
+        };
+        self.run_y = if same(&self.ys, y) {
+            self.run_y + 1
+        } else {
+            usize::from(ok)
+        };
+        if self.xs.is_full() {
+            let (ox, oy) = (self.xs.get(0), self.ys.get(0));
+            if ox.is_nan() {
+                self.missing -= 1;
+            } else {
+                self.add(ox, oy, -1.0);
+            }
+        }
+        self.xs.push(x);
+        self.ys.push(y);
+        if ok {
+            // present() counts the new row already: 1 means the window had no present row.
+            if self.present() == 1 {
+                (self.cx, self.cy) = (x, y);
+                self.zero();
+            }
+            self.add(x, y, 1.0);
+        } else {
+            self.missing += 1;
+            if self.present() == 0 {
+                self.zero();
+            }
+        }
+        self.since_anchor += 1;
+        if self.xs.is_full() && self.since_anchor >= self.xs.cap() {
+            self.reanchor();
+        }
+    }
+
+    /// Recomputes the sums exactly from the present rows, shifted by their mean.
+    fn reanchor(&mut self) {
+        self.since_anchor = 0;
+        let n = self.present();
+        if n == 0 {
+            self.zero();
+            return;
+        }
+        let (c0x, c0y) = (self.cx, self.cy);
+        let (mut mx, mut my) = (0.0, 0.0);
+        for k in 0..self.xs.len() {
+            let x = self.xs.get(k);
+            if !x.is_nan() {
+                mx += x - c0x;
+                my += self.ys.get(k) - c0y;
+            }
+        }
+        self.cx = c0x + mx / n as f64;
+        self.cy = c0y + my / n as f64;
+        self.zero();
+        for k in 0..self.xs.len() {
+            let x = self.xs.get(k);
+            if !x.is_nan() {
+                self.add(x, self.ys.get(k), 1.0);
+            }
+        }
+    }
+
+    /// The window is full and has no missing row.
+    pub(crate) fn ready(&self) -> bool {
+        self.xs.is_full() && self.missing == 0
+    }
+
+    /// The statistics, when [`MaskedCov::ready`].
+    pub(crate) fn stats(&self) -> Option<CovStats> {
+        if !self.ready() {
+            return None;
+        }
+        let n = self.xs.len() as f64;
+        let (mx, my) = (self.sx / n, self.sy / n);
+        let m2x = (self.sxx / n - mx * mx).max(0.0);
+        let m2y = (self.syy / n - my * my).max(0.0);
+        let k = n / (n - 1.0);
+        Some(CovStats {
+            dx_last: (self.xs.back(0) - self.cx) - mx,
+            mean_x: self.cx + mx,
+            var_x: m2x * k,
+            var_y: m2y * k,
+            cov: (self.sxy / n - mx * my) * k,
+            flat_x: self.run_x >= self.xs.cap() || m2x <= 1e-12 * (self.sxx / n),
+            flat_y: self.run_y >= self.ys.cap() || m2y <= 1e-12 * (self.syy / n),
+        })
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.xs.clear();
+        self.ys.clear();
+        self.missing = 0;
+        (self.cx, self.cy) = (0.0, 0.0);
+        self.zero();
+        self.since_anchor = 0;
+        (self.run_x, self.run_y) = (0, 0);
+    }
+}
+
+impl CovStats {
+    /// The z-score of the newest x, `(x(t) − mean) / std` (0 on a constant window, or when the
+    /// std is at most `abs_floor`).
+    pub(crate) fn zscore_x(&self, abs_floor: f64) -> f64 {
+        let sd = self.var_x.sqrt();
+        if self.flat_x || sd <= abs_floor {
+            0.0
+        } else {
+            self.dx_last / sd
+        }
+    }
+}
+
+/// Rolling percentile rank of the newest value among the last `w` values, `NaN` unless the
+/// window is full without missing values. `O(w)` per query.
+///
+/// `pct = (L + (E − 1)/2) / (w − 1)`, with `L` the number of window values strictly below the
+/// newest and `E` the number equal to it (itself included): the average rank of the newest
+/// value (ties share their mean rank, pandas' `method="average"`), mapped from `1..w` to
+/// `0..1`. Strictly lowest → 0, strictly highest → 1, a constant window → 0.5.
+#[derive(Debug, Clone)]
+pub(crate) struct RollingRank {
+    ring: Ring,
+    missing: usize,
+}
+
+impl RollingRank {
+    pub(crate) fn new(w: usize) -> RollingRank {
+        assert!(w >= 2);
+        RollingRank {
+            ring: Ring::new(w),
+            missing: 0,
+        }
+    }
+
+    /// Pushes `v` (`NaN` = missing) and returns the percentile rank of `v` in the window.
+    pub(crate) fn push(&mut self, v: f64) -> f64 {
+        if let Some(old) = self.ring.push(v)
+            && old.is_nan()
+        {
+            self.missing -= 1;
+        }
+        if v.is_nan() {
+            self.missing += 1;
+        }
+        if !self.ring.is_full() || self.missing > 0 {
+            return f64::NAN;
+        }
+        let (mut less, mut equal) = (0usize, 0usize);
+        for x in self.ring.iter() {
+            if x < v {
+                less += 1;
+            } else if x == v {
+                equal += 1;
+            }
+        }
+        (less as f64 + (equal as f64 - 1.0) / 2.0) / (self.ring.cap() as f64 - 1.0)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.ring.clear();
+        self.missing = 0;
+    }
+}

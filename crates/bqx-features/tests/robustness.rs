@@ -106,3 +106,87 @@ fn close_only_sources_drop_range_based_columns_and_keep_the_rest_exact() {
         );
     }
 }
+
+/// Sources with spread and/or volume: the microstructure columns follow the standard ones,
+/// every standard column is bit-identical to the standard set's, and a source without them has
+/// no microstructure column at all (absent, never zeros).
+#[test]
+fn microstructure_columns_follow_source_caps_and_keep_the_rest_exact() {
+    use bqx_features::SourceCaps;
+    let closes = random_walk(900, 12, 1.1, 0.001);
+    let bars = common::with_micro(common::ohlc_bars(&closes, 12, 0.0005), 12, true);
+    let mut full = FeatureSet::standard();
+    let a = compute_batch(&mut full, &bars).unwrap();
+    for (close_only, has_spread, has_volume, extra) in [
+        (false, true, true, 7),
+        (false, true, false, 3),
+        (false, false, true, 4),
+        (true, true, true, 7),
+        (false, false, false, 0),
+    ] {
+        let caps = SourceCaps {
+            close_only,
+            has_spread,
+            has_volume,
+        };
+        let mut set = FeatureSet::for_source(caps);
+        let names = set.names();
+        let micro: Vec<&String> = names.iter().filter(|n| n.starts_with("ms_")).collect();
+        assert_eq!(micro.len(), extra, "{caps:?}");
+        // Appended after the standard columns.
+        assert!(
+            names[names.len() - extra..]
+                .iter()
+                .all(|n| n.starts_with("ms_"))
+        );
+        let b = compute_batch(&mut set, &bars).unwrap();
+        for (j, name) in names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.starts_with("ms_"))
+        {
+            let i = a.names.iter().position(|n| n == name).unwrap();
+            assert!(
+                a.column(i)
+                    .iter()
+                    .zip(b.column(j))
+                    .all(|(p, q)| p.to_bits() == q.to_bits()),
+                "{name} differs with {caps:?}"
+            );
+        }
+    }
+    // A fixed-spread stretch (rows 300..=400) gives a z-score of exactly 0 once the window is
+    // inside it; a no-tick stretch (rows 500..=540) gives volume z 0 and relative volume 1.
+    let bars = common::with_micro(common::ohlc_bars(&closes, 12, 0.0005), 12, false);
+    let mut set = FeatureSet::for_source(SourceCaps::of(&bars, false));
+    let m = compute_batch(&mut set, &bars).unwrap();
+    let at = |name: &str, row: usize| m.column_by_name(name).unwrap()[row];
+    assert_eq!(at("ms_spread_z_60", 400), 0.0);
+    assert_ne!(at("ms_spread_z_60", 401), 0.0);
+    assert_eq!(at("ms_volume_z_20", 540), 0.0);
+    assert_eq!(
+        at("ms_volbqx_rel_20", 540),
+        at_std(&bars, "bqx_return_15", 540)
+    );
+}
+
+fn at_std(bars: &bqx_domain::BarColumns, name: &str, row: usize) -> f64 {
+    let m = compute_batch(&mut FeatureSet::standard(), bars).unwrap();
+    m.column_by_name(name).unwrap()[row]
+}
+
+/// Unknown or invalid microstructure values: NaN is accepted, a negative or infinite value is
+/// refused with its row.
+#[test]
+fn microstructure_values_are_validated() {
+    let closes = random_walk(100, 3, 1.1, 0.001);
+    let mut bars = common::with_micro(close_bars(&closes), 3, false);
+    bars.spread.as_mut().unwrap()[10] = f64::NAN;
+    assert!(compute_batch(&mut FeatureSet::standard(), &bars).is_ok());
+    bars.volume.as_mut().unwrap()[42] = -1.0;
+    let err = compute_batch(&mut FeatureSet::standard(), &bars).unwrap_err();
+    assert!(err.to_string().contains("row 42: volume"), "{err}");
+    bars.volume.as_mut().unwrap()[42] = 1.0;
+    bars.spread.as_mut().unwrap().pop();
+    assert!(compute_batch(&mut FeatureSet::standard(), &bars).is_err());
+}

@@ -3,8 +3,13 @@
 spec/features.md -- plain per-row loops, np.polyfit for REG, np.cov for covariances --
 independently of the Rust running-sum code.
 
-Writes tests/golden/{synthetic,ecb_eurusd}.json:
+Writes tests/golden/{synthetic,ecb_eurusd}.json (the standard per-pair set):
   {"name", "closes": [...], "rows": [row indices], "features": {name: [value at each row | null]}}
+tests/golden/microstructure.json (spread/volume features on a synthetic series with spread and
+tick volume, including unknown values and constant stretches), and
+tests/golden/{panel_synthetic,panel_ecb}.json (cross-sectional features on a 28-pair panel):
+  {"name", "ts", "closes": {pair: [close | null]}, "fit_range": [start, end],
+   "usd_params": {...}, "rows": [...], "features": {pair: {name: [value | null]}}}
 Values are rounded to 12 significant digits (the Rust test's tolerances are far looser).
 
 Run:  python3 crates/bqx-features/tests/golden/gen_golden.py   (needs numpy, pandas)
@@ -469,5 +474,301 @@ def main():
     write("ecb_eurusd", df["USD"].to_numpy(), dates, 11)
 
 
+# ---------------------------------------------------------------------------------------------
+# Microstructure (spread, tick volume)
+# ---------------------------------------------------------------------------------------------
+
+def rolling_z(x, w, floor=0.0):
+    """z-score of x[t] over x[t-w+1..t] (ddof=1); NaN if the window holds a NaN; 0 on a
+    constant window or when the std is <= floor."""
+    n = len(x)
+    out = np.full(n, NAN)
+    for t in range(w - 1, n):
+        win = x[t - w + 1:t + 1]
+        if np.isnan(win).any():
+            continue
+        sd = win.std(ddof=1)
+        if win.max() == win.min() or sd <= floor:
+            out[t] = 0.0
+        else:
+            out[t] = (x[t] - win.mean()) / sd
+    return out
+
+
+def micro_features(r, spread, volume):
+    n = len(r)
+    b15 = bqx15(r)
+    f = {}
+    f["ms_spread"] = spread.copy()
+    f["ms_spread_rel"] = spread / r
+    f["ms_spread_z_60"] = rolling_z(spread, 60)
+    f["ms_volume_z_20"] = rolling_z(volume, 20)
+    f["ms_volume_z_60"] = rolling_z(volume, 60)
+    f["ms_volbqx_z_60"] = f["ms_volume_z_60"] * b15
+    rel = np.full(n, NAN)
+    for t in range(19, n):
+        win = volume[t - 19:t + 1]
+        if np.isnan(win).any():
+            continue
+        rel[t] = 1.0 if win.max() == win.min() else volume[t] / win.mean()
+    f["ms_volbqx_rel_20"] = rel * b15
+    # Cross-check the z-score against pandas where the window is not constant.
+    s = pd.Series(volume)
+    pz = ((s - s.rolling(60).mean()) / s.rolling(60).std()).to_numpy()
+    ok = ~np.isnan(f["ms_volume_z_60"]) & (f["ms_volume_z_60"] != 0.0)
+    assert np.allclose(pz[ok], f["ms_volume_z_60"][ok], rtol=1e-8, atol=1e-12)
+    return f
+
+
+def enc(v):
+    return None if math.isnan(v) else float(f"{v:.12g}")
+
+
+def main_micro():
+    rng = np.random.default_rng(11)
+    n = 420
+    closes = 1.1 * np.exp(np.cumsum(0.0005 * rng.standard_normal(n)))
+    opens = np.concatenate([[closes[0]], closes[:-1]])
+    u = rng.uniform(size=(2, n))
+    highs = np.maximum(opens, closes) * (1 + 0.0003 * u[0])
+    lows = np.minimum(opens, closes) * (1 - 0.0003 * u[1])
+    spread = np.round(0.00008 + 0.00004 * rng.gamma(2.0, size=n), 6)
+    spread[150:230] = 0.00015  # a fixed-spread stretch: z-score 0
+    spread[[40, 300]] = NAN  # unknown spreads: NaN for the next 60 rows of the z-score
+    volume = rng.poisson(120, size=n).astype(float)
+    volume[200:230] = 0.0  # no ticks: z 0, relative volume 1
+    volume[[90, 350]] = NAN
+    f = micro_features(closes, spread, volume)
+    t0 = 1_672_617_600 * 1_000_000
+    ts = [t0 + i * 60_000_000 for i in range(n)]
+    rows = set(range(0, n, 5)) | {n - 1}
+    for b in [14, 15, 16, 18, 19, 20, 58, 59, 60, 61]:
+        rows.add(b)
+    for hole in [40, 90, 300, 350]:
+        rows |= {hole - 1, hole, hole + 1, hole + 19, hole + 20, hole + 59, hole + 60}
+    rows |= {208, 209, 210, 229, 230, 231, 249, 250}
+    rows = sorted(x for x in rows if 0 <= x < n)
+    nul = lambda a: [None if math.isnan(v) else float(v) for v in a]
+    doc = {
+        "name": "microstructure",
+        "ts": ts,
+        "closes": [float(v) for v in closes],
+        "open": [float(v) for v in opens],
+        "high": [float(v) for v in highs],
+        "low": [float(v) for v in lows],
+        "spread": nul(spread),
+        "volume": nul(volume),
+        "rows": rows,
+        "features": {k: [enc(float(v[i])) for i in rows] for k, v in f.items()},
+    }
+    path = os.path.join(HERE, "microstructure.json")
+    with open(path, "w") as fh:
+        json.dump(doc, fh, separators=(",", ":"))
+    print(f"{path}: {n} rows, {len(rows)} sampled, {len(f)} features, {os.path.getsize(path)} bytes")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-sectional features on the 28-pair panel
+# ---------------------------------------------------------------------------------------------
+
+CCY = ["EUR", "GBP", "AUD", "NZD", "USD", "CAD", "CHF", "JPY"]  # market priority
+PAIR_CCY = [(a, b) for i, a in enumerate(CCY) for b in CCY[i + 1:]]  # base = higher priority
+PAIR_NAMES = [a + b for a, b in PAIR_CCY]
+STR_WINDOWS = [15, 60, 240]
+
+
+def pair_index(x, y):
+    """Index of the pair of currencies x, y and whether x is its base."""
+    for i, (a, b) in enumerate(PAIR_CCY):
+        if (a, b) == (x, y):
+            return i, True
+        if (a, b) == (y, x):
+            return i, False
+    raise KeyError((x, y))
+
+
+def strength_features(C):
+    """C: 28 x n closes (NaN = no bar). Returns {pair: {name: array}}."""
+    n = C.shape[1]
+    out = {p: {} for p in PAIR_NAMES}
+    for w in STR_WINDOWS:
+        S = {c: np.full(n, NAN) for c in CCY}
+        for t in range(w, n):
+            for c in CCY:
+                tot = 0.0
+                for p, (a, b) in enumerate(PAIR_CCY):
+                    if c in (a, b):
+                        ret = math.log(C[p, t]) - math.log(C[p, t - w]) if not (
+                            np.isnan(C[p, t]) or np.isnan(C[p, t - w])) else NAN
+                        tot += ret if c == a else -ret
+                S[c][t] = tot / 7
+        for p, (a, b) in enumerate(PAIR_CCY):
+            d = S[a] - S[b]
+            pct = np.full(n, NAN)
+            for t in range(59, n):
+                win = d[t - 59:t + 1]
+                if np.isnan(win).any():
+                    continue
+                less = int(np.sum(win < d[t]))
+                equal = int(np.sum(win == d[t]))
+                pct[t] = (less + (equal - 1) / 2) / 59
+            # Cross-check with pandas' rolling rank (average rank of ties, pct = rank / 60).
+            pr = pd.Series(d).rolling(60).rank(pct=True).to_numpy()
+            ok = ~np.isnan(pct)
+            assert np.allclose((pr[ok] * 60 - 1) / 59, pct[ok], rtol=0, atol=1e-12)
+            o = out[PAIR_NAMES[p]]
+            o[f"cs_str_base_{w}"] = S[a].copy()
+            o[f"cs_str_quote_{w}"] = S[b].copy()
+            o[f"cs_str_diff_{w}"] = d
+            o[f"cs_str_pct_{w}"] = pct
+    return out
+
+
+def triangle_features(C):
+    n = C.shape[1]
+    L = np.log(C)
+    out = {p: {} for p in PAIR_NAMES}
+    for p, (b, q) in enumerate(PAIR_CCY):
+        thirds = [x for x in CCY if x not in (b, q)]  # priority order
+        for k, x in enumerate(thirds):
+            a_, b_, c_ = sorted([b, q, x], key=CCY.index)
+            ab = pair_index(a_, b_)[0]
+            ac = pair_index(a_, c_)[0]
+            bc = pair_index(b_, c_)[0]
+            e = L[ab] - L[ac] + L[bc]
+            if p == ac:
+                e = -e
+            # e = ln(P_pair) - ln(P_pair implied by the other two legs)
+            out[PAIR_NAMES[p]][f"cs_tri_resid_{k}"] = e
+            out[PAIR_NAMES[p]][f"cs_tri_z_{k}"] = rolling_z(e, 60, floor=1e-10)
+        # reorder: all resid columns, then all z columns
+        o = out[PAIR_NAMES[p]]
+        out[PAIR_NAMES[p]] = {**{f"cs_tri_resid_{k}": o[f"cs_tri_resid_{k}"] for k in range(6)},
+                              **{f"cs_tri_z_{k}": o[f"cs_tri_z_{k}"] for k in range(6)}}
+    return out
+
+
+USD_PAIRS = [i for i, (a, b) in enumerate(PAIR_CCY) if "USD" in (a, b)]
+USD_SIGNS = [1.0 if PAIR_CCY[i][0] == "USD" else -1.0 for i in USD_PAIRS]
+
+
+def usd_factor(C, start, end):
+    n = C.shape[1]
+    logret = np.full(C.shape, NAN)
+    logret[:, 1:] = np.log(C[:, 1:] / C[:, :-1])
+    X = np.array([s * logret[i] for i, s in zip(USD_PAIRS, USD_SIGNS)])  # 7 x n
+    rows = [t for t in range(start + 1, end) if not np.isnan(X[:, t]).any()]
+    Xt = X[:, rows]
+    mu = Xt.mean(axis=1)
+    cov = np.cov(Xt, ddof=1)
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1]
+    vals, v = vals[order], vecs[:, order[0]]
+    if v.sum() < 0:
+        v = -v
+    params = {"rows_used": len(rows), "mean": [float(x) for x in mu],
+              "loadings": [float(x) for x in v], "eigenvalues": [float(x) for x in vals],
+              "explained": float(vals[0] / vals.sum())}
+    f = np.array([float(np.dot(v, X[:, t] - mu)) for t in range(n)])
+    out = {p: {"cs_usd_factor": f.copy()} for p in PAIR_NAMES}
+    for p in range(28):
+        y = logret[p]
+        for w in [60, 240]:
+            beta, corr = np.full(n, NAN), np.full(n, NAN)
+            for t in range(w - 1, n):
+                yw, fw = y[t - w + 1:t + 1], f[t - w + 1:t + 1]
+                if np.isnan(yw).any() or np.isnan(fw).any():
+                    continue
+                c = np.cov(yw, fw, ddof=1)
+                fconst, yconst = fw.max() == fw.min(), yw.max() == yw.min()
+                beta[t] = 0.0 if fconst else c[0, 1] / c[1, 1]
+                corr[t] = 0.0 if (fconst or yconst) else c[0, 1] / math.sqrt(c[0, 0] * c[1, 1])
+            if p == 3:
+                pc = pd.Series(y).rolling(w).corr(pd.Series(f)).to_numpy()
+                ok = ~np.isnan(corr)
+                assert np.allclose(pc[ok], corr[ok], rtol=1e-8, atol=1e-12)
+            out[PAIR_NAMES[p]][f"cs_usd_beta_{w}"] = beta
+            out[PAIR_NAMES[p]][f"cs_usd_corr_{w}"] = corr
+    return params, out
+
+
+def write_panel(name, C, ts, fit_range, step, extra_rows=()):
+    n = C.shape[1]
+    feats = {p: {} for p in PAIR_NAMES}
+    for part in (strength_features(C), triangle_features(C)):
+        for p in PAIR_NAMES:
+            feats[p].update(part[p])
+    params, usd = usd_factor(C, *fit_range)
+    for p in PAIR_NAMES:
+        feats[p].update(usd[p])
+    rows = set(range(0, n, step)) | {n - 1} | set(extra_rows)
+    for b in [0, 1, 15, 59, 60, 74, 75, 119, 239, 240, 298, 299]:
+        rows |= {b - 1, b, b + 1}
+    rows = sorted(x for x in rows if 0 <= x < n)
+    doc = {
+        "name": name,
+        "ts": [int(v) for v in ts],
+        "closes": {p: [None if math.isnan(v) else float(v) for v in C[i]]
+                   for i, p in enumerate(PAIR_NAMES)},
+        "fit_range": list(fit_range),
+        "usd_params": params,
+        "rows": rows,
+        "features": {p: {k: [enc(float(v[i])) for i in rows] for k, v in feats[p].items()}
+                     for p in PAIR_NAMES},
+    }
+    path = os.path.join(HERE, f"{name}.json")
+    with open(path, "w") as fh:
+        json.dump(doc, fh, separators=(",", ":"))
+    print(f"{path}: {n} rows, {len(rows)} sampled, {len(feats['EURUSD'])} features per pair, "
+          f"{os.path.getsize(path)} bytes")
+
+
+def main_panel():
+    # (a) Synthetic: 8 currency values (USD shared by a common factor), pair prices as ratios
+    # with independent pair noise so that triangles do not close exactly; a few holes.
+    rng = np.random.default_rng(23)
+    n = 560
+    level = np.log([1.08, 1.27, 0.66, 0.61, 1.0, 0.73, 1.13, 0.0067])
+    common = 0.0004 * rng.standard_normal(n)
+    steps = 0.0006 * rng.standard_normal((8, n))
+    steps[4] -= common * 2.0  # USD moves against everything at once
+    steps += common  # (a factor on the others)
+    lv = level[:, None] + np.cumsum(steps, axis=1)
+    C = np.empty((28, n))
+    for p, (a, b) in enumerate(PAIR_CCY):
+        C[p] = np.exp(lv[CCY.index(a)] - lv[CCY.index(b)] + 0.00002 * rng.standard_normal(n))
+    C[5, 100:102] = NAN  # EURCHF: two missing bars
+    C[24, 330] = NAN  # USDJPY (a USD pair, inside the fit range)
+    C[19, 470] = NAN  # NZDCAD
+    C[:, 20] = C[:, 19]  # a row where nothing moved
+    t0 = 1_672_617_600 * 1_000_000
+    ts = [t0 + i * 3_600_000_000 for i in range(n)]
+    holes = [100, 101, 330, 470]
+    extra = {h + d for h in holes for d in (0, 1, 15, 16, 59, 60, 61)}
+    write_panel("panel_synthetic", C, ts, (10, 380), 16, extra)
+
+    # (b) ECB: the first 640 fixes; cross rates ab = EURb/EURa as ingest derives them, rounded
+    # to 6 significant digits like a quote, so that the triangle residuals are real (~1e-6)
+    # instead of floating-point noise.
+    with zipfile.ZipFile(ECB_ZIP) as z:
+        name = [x for x in z.namelist() if x.endswith(".csv")][0]
+        df = pd.read_csv(io.BytesIO(z.read(name)))
+    df.columns = [c.strip() for c in df.columns]
+    others = CCY[1:]
+    for c in others:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    df = df[::-1].dropna(subset=others).iloc[:640]
+    eur = {c: df[c].to_numpy() for c in others}
+    eur["EUR"] = np.ones(len(df))
+    n = len(df)
+    C = np.empty((28, n))
+    for p, (a, b) in enumerate(PAIR_CCY):
+        C[p] = [float(f"{v:.6g}") for v in eur[b] / eur[a]]
+    dates = pd.to_datetime(df["Date"]).to_numpy().astype("datetime64[us]").astype(np.int64)
+    write_panel("panel_ecb", C, dates, (0, 400), 16)
+
+
 if __name__ == "__main__":
     main()
+    main_micro()
+    main_panel()
