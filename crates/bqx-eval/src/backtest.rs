@@ -1,0 +1,687 @@
+//! The walk-forward backtest: targets, folds, per-fold fitted features, models, out-of-sample
+//! predictions, trading simulation and the reports of every model side by side.
+//!
+//! A **unit** is one (model, fold, pair) fit: the model is fitted on the fold's purged training
+//! rows (early stopping on its purged validation tail), the trading threshold on the model's
+//! training predictions, and the fold's test rows are predicted. Everything fitted — the USD
+//! factor, the scaler inside each model, the model, the threshold — sees the training part of
+//! its fold only. Units are independent, run in parallel across pairs, and go through a
+//! [`UnitCache`] so that a run killed half-way resumes where it stopped (the app backs the cache
+//! with the store).
+//!
+//! The same inputs, configuration and seed give byte-identical reports ([`render_backtest`]):
+//! every unit has its own seed derived from (seed, model, fold, pair), units are collected in a
+//! fixed order, and no timing enters the report.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use bqx_domain::Pair;
+use bqx_features::{
+    FeatureMatrix, FittedParams, PanelKernel, UsdFactorKernel, UsdFactorParams,
+    compute_panel_batch, fit_usd_factor,
+};
+use bqx_models::{FitReport, Matrix, Model, ModelSpec, Regressor};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::BootstrapConfig;
+use crate::error::{EvalError, Result, invalid};
+use crate::folds::{FoldConfig, FoldPlan, FoldRows, PlannedFold};
+use crate::report::{EvalReport, FoldOutcome, ReportConfig, build_report};
+use crate::targets::{OverlapCeiling, bqx_target};
+use crate::trading::{DecisionLog, Market, Threshold, TradingConfig, Trials, simulate};
+
+/// Version of the backtest report layout; bump on any change of the serialized shape.
+pub const BACKTEST_SCHEMA_VERSION: u32 = 1;
+
+/// One pair's series: closes and stored features on the same rows.
+#[derive(Debug, Clone)]
+pub struct SeriesInput {
+    pub pair: Pair,
+    /// Bar open times, UTC µs, increasing.
+    pub ts: Vec<i64>,
+    pub close: Vec<f64>,
+    pub names: Vec<String>,
+    /// `columns[j][i]`: feature `j` at row `i` (`NaN` = missing, e.g. warm-up).
+    pub columns: Vec<Vec<f32>>,
+}
+
+/// The aligned panel of closes (for the fitted USD factor): `close[pair.index()][row]`.
+#[derive(Debug, Clone)]
+pub struct PanelInput {
+    pub ts: Vec<i64>,
+    pub close: Vec<Vec<f64>>,
+}
+
+/// Everything a backtest depends on besides the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestConfig {
+    /// BQX window W of the target `bqx_return_W(t + h)`.
+    pub window: usize,
+    /// Horizon h (rows).
+    pub horizon: usize,
+    pub folds: FoldConfig,
+    /// Models in report order; the zero forecast should be first.
+    pub models: Vec<ModelSpec>,
+    /// Seed of every unit (each derives its own from it).
+    pub seed: u64,
+    /// Quantile of |training predictions| above which a position is taken.
+    pub threshold_quantile: f64,
+    pub bootstrap: BootstrapConfig,
+    /// Add the USD-factor features (fitted per fold) when a panel is given.
+    pub usd_factor: bool,
+}
+
+impl BacktestConfig {
+    /// evaluation.md's defaults for a timeframe: W = h = 60, its fold sizes, the four models.
+    pub fn default_for(timeframe: bqx_domain::Timeframe) -> BacktestConfig {
+        BacktestConfig {
+            window: 60,
+            horizon: 60,
+            folds: FoldConfig::default_for(timeframe, 60),
+            models: ModelSpec::defaults(),
+            seed: 42,
+            threshold_quantile: 0.5,
+            bootstrap: BootstrapConfig::default(),
+            usd_factor: true,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.window < 2 {
+            return Err(invalid("window", "must be at least 2"));
+        }
+        if self.folds.horizon != self.horizon {
+            return Err(invalid(
+                "folds.horizon",
+                "must equal the target horizon (purging uses it)",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.threshold_quantile) {
+            return Err(invalid("threshold_quantile", "must lie in [0, 1)"));
+        }
+        if self.models.is_empty() {
+            return Err(invalid("models", "at least one model is needed"));
+        }
+        let mut names: Vec<String> = self.models.iter().map(model_name).collect();
+        names.sort();
+        names.dedup();
+        if names.len() != self.models.len() {
+            return Err(invalid("models", "each model kind may appear once"));
+        }
+        for m in &self.models {
+            m.validate()
+                .map_err(|e| invalid("models", format!("{}: {e}", model_name(m))))?;
+        }
+        self.folds.validate()?;
+        self.bootstrap.validate()
+    }
+}
+
+/// The name a model has in reports and in the store (`zero`, `ridge`, `random_forest`, `mlp`).
+pub fn model_name(spec: &ModelSpec) -> String {
+    spec.kind().as_str().to_string()
+}
+
+/// Identifies a unit.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnitId {
+    pub model: String,
+    pub fold: u32,
+    pub pair: Pair,
+}
+
+/// A unit's outcome: its test rows' predictions and what was fitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitResult {
+    /// Test rows (timestamps) with a prediction and a known target.
+    pub ts: Vec<i64>,
+    pub actual: Vec<f64>,
+    pub predicted: Vec<f64>,
+    /// Fit summary: rows used, threshold, training mean, model fit report.
+    pub fit: UnitFit,
+}
+
+/// What a unit fitted (stored with it, so a resumed run rebuilds the same report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitFit {
+    pub n_train: usize,
+    pub n_valid: usize,
+    pub n_test: usize,
+    /// Mean target over the training rows (benchmark of R² vs the training mean).
+    pub train_mean: f64,
+    /// The fitted trading threshold on |prediction|.
+    pub threshold: f64,
+    /// Why the unit has no predictions, if it has none.
+    pub skipped: Option<String>,
+    pub model: Option<FitReport>,
+}
+
+/// Where complete units are kept between runs.
+pub trait UnitCache {
+    /// A complete unit from an earlier (possibly killed) run of the same backtest.
+    fn load(&mut self, unit: &UnitId) -> Result<Option<UnitResult>>;
+    /// Keeps a complete unit (atomically: all of it or nothing).
+    fn save(&mut self, unit: &UnitId, result: &UnitResult) -> Result<()>;
+}
+
+/// A cache that keeps nothing (tests, one-off runs).
+#[derive(Debug, Default)]
+pub struct NoCache;
+
+impl UnitCache for NoCache {
+    fn load(&mut self, _: &UnitId) -> Result<Option<UnitResult>> {
+        Ok(None)
+    }
+    fn save(&mut self, _: &UnitId, _: &UnitResult) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Progress of a backtest, one event per unit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BacktestEvent {
+    /// The number of units is known.
+    Planned { units: usize },
+    /// A unit finished (`reused`: loaded from the cache).
+    Unit { id: UnitId, reused: bool },
+}
+
+/// One pair's data in the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesSummary {
+    pub pair: Pair,
+    pub rows: usize,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    /// First row where every stored feature is defined.
+    pub first_complete_ts: Option<i64>,
+}
+
+/// One model's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    pub name: String,
+    pub spec: ModelSpec,
+    pub units: usize,
+    pub skipped_units: usize,
+    pub report: EvalReport,
+}
+
+/// The whole backtest report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestReport {
+    pub schema_version: u32,
+    /// `bqx_return_{W}(t + {h})`.
+    pub target: String,
+    pub config: BacktestConfig,
+    /// Shown beside every result.
+    pub ceiling: OverlapCeiling,
+    pub features: Vec<String>,
+    pub series: Vec<SeriesSummary>,
+    pub folds: Vec<PlannedFold>,
+    pub models: Vec<ModelResult>,
+    /// Decisions made where the specification leaves room, stated in the report itself.
+    pub notes: Vec<String>,
+}
+
+/// Canonical JSON of a backtest report (pretty, trailing newline): byte-identical for
+/// identical reports.
+pub fn render_backtest(report: &BacktestReport) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(report)
+        .map_err(|e| EvalError::Serialization(e.to_string()))?;
+    s.push('\n');
+    Ok(s)
+}
+
+/// SplitMix64: the per-unit seed from the run seed and the unit's identity.
+fn unit_seed(seed: u64, model: &str, fold: u32, pair: Pair) -> u64 {
+    let mut z = seed ^ 0x9E37_79B9_7F4A_7C15;
+    for b in model
+        .bytes()
+        .chain(fold.to_le_bytes())
+        .chain([pair.index() as u8])
+    {
+        z = z
+            .wrapping_add(u64::from(b))
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
+
+/// Per series, prepared once: the target and which rows have every stored feature.
+struct Prepared<'a> {
+    input: &'a SeriesInput,
+    target: Vec<f64>,
+    complete: Vec<bool>,
+    rows: Vec<FoldRows>,
+}
+
+/// Per fold, the USD-factor columns of every pair on its own rows (fitted on the fold's
+/// training part of the panel).
+type FoldExtra = Vec<Option<FeatureMatrix>>;
+
+fn first_complete(p: &Prepared<'_>) -> Option<usize> {
+    p.complete.iter().position(|&c| c)
+}
+
+/// Runs the backtest. `panel` is needed for the USD factor (skipped without it).
+pub fn run_backtest(
+    series: &[SeriesInput],
+    panel: Option<&PanelInput>,
+    cfg: &BacktestConfig,
+    cache: &mut dyn UnitCache,
+    on_event: &mut dyn FnMut(BacktestEvent),
+) -> Result<BacktestReport> {
+    cfg.validate()?;
+    if series.is_empty() {
+        return Err(invalid("series", "no series to evaluate"));
+    }
+    let names = &series[0].names;
+    for s in series {
+        if &s.names != names {
+            return Err(invalid(
+                "series",
+                format!(
+                    "{} has a different feature schema than {}",
+                    s.pair, series[0].pair
+                ),
+            ));
+        }
+        if s.columns.len() != names.len()
+            || s.close.len() != s.ts.len()
+            || s.columns.iter().any(|c| c.len() != s.ts.len())
+        {
+            return Err(invalid("series", format!("{}: ragged columns", s.pair)));
+        }
+    }
+    let mut pairs: Vec<Pair> = series.iter().map(|s| s.pair).collect();
+    pairs.sort();
+    pairs.dedup();
+    if pairs.len() != series.len() {
+        return Err(invalid("series", "each pair may appear once"));
+    }
+
+    // Targets and complete rows.
+    let mut prepared: Vec<Prepared<'_>> = series
+        .par_iter()
+        .map(|s| {
+            let target = bqx_target(&s.close, cfg.window, cfg.horizon)?;
+            let complete = (0..s.ts.len())
+                .map(|i| s.columns.iter().all(|c| c[i].is_finite()))
+                .collect();
+            Ok(Prepared {
+                input: s,
+                target,
+                complete,
+                rows: Vec::new(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    prepared.sort_by_key(|p| p.input.pair);
+
+    // Folds planned on the time axis from the first row where any pair has every feature (the
+    // warm-up of the longest window is not training data).
+    let start = prepared
+        .iter()
+        .filter_map(|p| first_complete(p).map(|i| p.input.ts[i]))
+        .min()
+        .ok_or_else(|| invalid("series", "no row has every feature defined"))?;
+    let mut axis: Vec<i64> = prepared
+        .iter()
+        .flat_map(|p| p.input.ts.iter().copied().filter(|&t| t >= start))
+        .collect();
+    axis.sort_unstable();
+    axis.dedup();
+    let plan = FoldPlan::build(&axis, &cfg.folds)?;
+    if plan.folds.is_empty() {
+        return Err(invalid(
+            "folds",
+            format!(
+                "the data ({} rows from the first complete one) is too short for one fold of this configuration",
+                axis.len()
+            ),
+        ));
+    }
+    for p in prepared.iter_mut() {
+        p.rows = plan.map(&p.input.ts)?;
+    }
+
+    let use_usd = cfg.usd_factor && panel.is_some();
+    let mut feature_names = names.clone();
+    if use_usd {
+        feature_names.extend(
+            bqx_features::usd_factor_catalog()
+                .into_iter()
+                .map(|f| f.name),
+        );
+    }
+
+    let model_names: Vec<String> = cfg.models.iter().map(model_name).collect();
+    let total = plan.folds.len() * cfg.models.len() * prepared.len();
+    on_event(BacktestEvent::Planned { units: total });
+
+    // results[model][pair][fold]
+    let mut results: BTreeMap<UnitId, UnitResult> = BTreeMap::new();
+    for (fi, fold) in plan.folds.iter().enumerate() {
+        let mut extra: Option<FoldExtra> = None;
+        for (mi, spec) in cfg.models.iter().enumerate() {
+            let mname = &model_names[mi];
+            // Reuse what an earlier run completed; fit the rest in parallel across pairs.
+            let mut todo = Vec::new();
+            for (pi, p) in prepared.iter().enumerate() {
+                let id = UnitId {
+                    model: mname.clone(),
+                    fold: fold.id,
+                    pair: p.input.pair,
+                };
+                match cache.load(&id)? {
+                    Some(r) => {
+                        on_event(BacktestEvent::Unit {
+                            id: id.clone(),
+                            reused: true,
+                        });
+                        results.insert(id, r);
+                    }
+                    None => todo.push((pi, id)),
+                }
+            }
+            if todo.is_empty() {
+                continue;
+            }
+            if use_usd && extra.is_none() {
+                extra = Some(usd_extra(
+                    panel.expect("use_usd implies a panel"),
+                    fold,
+                    &prepared,
+                )?);
+            }
+            let extra_ref = extra.as_ref();
+            let fitted: Vec<(UnitId, UnitResult)> = todo
+                .into_par_iter()
+                .map(|(pi, id)| {
+                    let p = &prepared[pi];
+                    let e = extra_ref.and_then(|x| x[pi].as_ref());
+                    let seed = unit_seed(cfg.seed, &id.model, id.fold, id.pair);
+                    let r = run_unit(p, &p.rows[fi], e, spec, seed, cfg)?;
+                    Ok((id, r))
+                })
+                .collect::<Result<_>>()?;
+            for (id, r) in fitted {
+                cache.save(&id, &r)?;
+                on_event(BacktestEvent::Unit {
+                    id: id.clone(),
+                    reused: false,
+                });
+                results.insert(id, r);
+            }
+        }
+    }
+
+    // Trading simulation per unit (cheap) and the reports, twice: the deflated Sharpe ratio
+    // needs the variance of the Sharpe ratios of every model tried.
+    let markets: Vec<Market<'_>> = prepared
+        .iter()
+        .map(|p| Market::new(&p.input.ts, &p.input.close))
+        .collect::<Result<_>>()?;
+    let mut logs: BTreeMap<&UnitId, DecisionLog> = BTreeMap::new();
+    for (id, r) in &results {
+        let pi = prepared
+            .iter()
+            .position(|p| p.input.pair == id.pair)
+            .expect("unit of a known pair");
+        let p = &prepared[pi];
+        let fold_idx = plan
+            .folds
+            .iter()
+            .position(|f| f.id == id.fold)
+            .expect("unit of a planned fold");
+        let test = p.rows[fold_idx].test.clone();
+        let mut pred = vec![f64::NAN; p.input.ts.len()];
+        let mut k = 0;
+        for i in test.clone() {
+            if k < r.ts.len() && p.input.ts[i] == r.ts[k] {
+                pred[i] = r.predicted[k];
+                k += 1;
+            }
+        }
+        let tcfg = TradingConfig::for_pair(id.pair, cfg.horizon, Threshold::fixed(r.fit.threshold));
+        logs.insert(id, simulate(&markets[pi], &pred, test, &tcfg)?);
+    }
+    let ceiling = OverlapCeiling::bqx(cfg.window, cfg.horizon);
+    let build = |trials: Option<Trials>| -> Result<Vec<ModelResult>> {
+        cfg.models
+            .iter()
+            .zip(&model_names)
+            .map(|(spec, name)| {
+                let outcomes: Vec<FoldOutcome<'_>> = results
+                    .iter()
+                    .filter(|(id, r)| &id.model == name && r.fit.skipped.is_none())
+                    .map(|(id, r)| FoldOutcome {
+                        pair: id.pair,
+                        fold: id.fold,
+                        ts: &r.ts,
+                        predicted: &r.predicted,
+                        actual: &r.actual,
+                        train_mean: r.fit.train_mean,
+                        trades: logs.get(id),
+                    })
+                    .collect();
+                let units = results.keys().filter(|id| &id.model == name).count();
+                let report = build_report(
+                    name,
+                    &outcomes,
+                    &ReportConfig {
+                        horizon: cfg.horizon,
+                        ceiling,
+                        bootstrap: cfg.bootstrap,
+                        trials,
+                    },
+                )?;
+                Ok(ModelResult {
+                    name: name.clone(),
+                    spec: spec.clone(),
+                    units,
+                    skipped_units: units - outcomes.len(),
+                    report,
+                })
+            })
+            .collect()
+    };
+    let first = build(None)?;
+    // The zero forecast never trades: it is a baseline, not a configuration tried.
+    let sharpes: Vec<f64> = first
+        .iter()
+        .filter(|m| m.name != "zero")
+        .filter_map(|m| m.report.pooled.trading.as_ref())
+        .filter_map(|t| t.sharpe_per_decision)
+        .filter(|s| s.is_finite())
+        .collect();
+    let models = if sharpes.len() >= 2 {
+        let mean = sharpes.iter().sum::<f64>() / sharpes.len() as f64;
+        let var =
+            sharpes.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (sharpes.len() - 1) as f64;
+        build(Some(Trials {
+            count: sharpes.len(),
+            sharpe_variance: var,
+        }))?
+    } else {
+        first
+    };
+
+    Ok(BacktestReport {
+        schema_version: BACKTEST_SCHEMA_VERSION,
+        target: format!("bqx_return_{}(t + {})", cfg.window, cfg.horizon),
+        config: cfg.clone(),
+        ceiling,
+        features: feature_names,
+        series: prepared
+            .iter()
+            .map(|p| SeriesSummary {
+                pair: p.input.pair,
+                rows: p.input.ts.len(),
+                first_ts: p.input.ts.first().copied(),
+                last_ts: p.input.ts.last().copied(),
+                first_complete_ts: first_complete(p).map(|i| p.input.ts[i]),
+            })
+            .collect(),
+        folds: plan.folds.clone(),
+        models,
+        notes: vec![
+            "Rows with any missing feature (warm-up) are not used; folds start at the first row where some pair has every feature.".into(),
+            "Each model fits its own scaler on its training rows; the trading threshold is the configured quantile of |prediction| on the training rows.".into(),
+            format!(
+                "Trading: a decision every {} rows, short when the predicted BQX is positive (positive BQX = the price is predicted to fall below its recent path), long when negative, flat inside the threshold; costs are typical retail spreads per pair.",
+                cfg.horizon
+            ),
+            "The deflated Sharpe ratio counts the trading models tried (the zero forecast never trades).".into(),
+        ],
+    })
+}
+
+/// The USD-factor columns of every pair for one fold: fitted on the panel rows of the fold's
+/// training part (`[train_start, test_start)`), applied unchanged to the whole panel (the
+/// kernel is causal), then taken at each pair's own rows.
+fn usd_extra(
+    panel: &PanelInput,
+    fold: &PlannedFold,
+    prepared: &[Prepared<'_>],
+) -> Result<FoldExtra> {
+    let lo = panel.ts.partition_point(|&t| t < fold.train_start);
+    let hi = panel.ts.partition_point(|&t| t < fold.test_start);
+    let fitted: FittedParams<UsdFactorParams> = fit_usd_factor(&panel.ts, &panel.close, lo..hi)
+        .map_err(|e| invalid("usd_factor", format!("fold {}: {e}", fold.id)))?;
+    let mut kernel = UsdFactorKernel::new(&fitted)
+        .map_err(|e| invalid("usd_factor", format!("fold {}: {e}", fold.id)))?;
+    let per_pair = compute_panel_batch(&mut kernel, &panel.ts, &panel.close)
+        .map_err(|e| invalid("usd_factor", format!("fold {}: {e}", fold.id)))?;
+    debug_assert_eq!(kernel.width(), bqx_features::usd_factor_catalog().len());
+    prepared
+        .iter()
+        .map(|p| {
+            let rows: Vec<usize> = p
+                .input
+                .ts
+                .iter()
+                .map(|t| {
+                    panel.ts.binary_search(t).map_err(|_| {
+                        invalid(
+                            "panel",
+                            format!("{}: a bar time is missing from the panel", p.input.pair),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(Some(per_pair[p.input.pair.index()].take_rows(&rows)))
+        })
+        .collect()
+}
+
+/// Rows of `range` usable for fitting: every feature defined and a known target.
+fn usable(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, range: Range<usize>) -> Vec<usize> {
+    range
+        .filter(|&i| {
+            p.complete[i]
+                && p.target[i].is_finite()
+                && extra.is_none_or(|e| (0..e.n_cols()).all(|j| e.get(i, j).is_finite()))
+        })
+        .collect()
+}
+
+/// The row-major model input of `rows`: stored features then the fold's extra columns.
+fn gather(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, rows: &[usize]) -> Result<Matrix> {
+    let k = p.input.columns.len() + extra.map_or(0, |e| e.n_cols());
+    let mut data = Vec::with_capacity(rows.len() * k);
+    for &i in rows {
+        data.extend(p.input.columns.iter().map(|c| f64::from(c[i])));
+        if let Some(e) = extra {
+            data.extend((0..e.n_cols()).map(|j| e.get(i, j)));
+        }
+    }
+    Matrix::from_row_major(rows.len(), k, data)
+        .map_err(|e| invalid("features", format!("{}: {e}", p.input.pair)))
+}
+
+fn run_unit(
+    p: &Prepared<'_>,
+    rows: &FoldRows,
+    extra: Option<&FeatureMatrix>,
+    spec: &ModelSpec,
+    seed: u64,
+    cfg: &BacktestConfig,
+) -> Result<UnitResult> {
+    let train = usable(p, extra, rows.train.clone());
+    let valid = usable(p, extra, rows.valid.clone());
+    let test = usable(p, extra, rows.test.clone());
+    let n_features = p.input.columns.len() + extra.map_or(0, |e| e.n_cols());
+    let y_train: Vec<f64> = train.iter().map(|&i| p.target[i]).collect();
+    let train_mean = if y_train.is_empty() {
+        f64::NAN
+    } else {
+        y_train.iter().sum::<f64>() / y_train.len() as f64
+    };
+    let skip = |reason: String| UnitResult {
+        ts: Vec::new(),
+        actual: Vec::new(),
+        predicted: Vec::new(),
+        fit: UnitFit {
+            n_train: train.len(),
+            n_valid: valid.len(),
+            n_test: test.len(),
+            train_mean,
+            threshold: 0.0,
+            skipped: Some(reason),
+            model: None,
+        },
+    };
+    // Ridge solves the normal equations and needs more rows than features; the same floor for
+    // every model keeps the models on the same units.
+    if train.len() <= n_features + 1 {
+        return Ok(skip(format!(
+            "{} usable training rows for {} features",
+            train.len(),
+            n_features
+        )));
+    }
+    if test.is_empty() {
+        return Ok(skip("no usable test rows".into()));
+    }
+    let x_train = gather(p, extra, &train)?;
+    let x_valid = gather(p, extra, &valid)?;
+    let y_valid: Vec<f64> = valid.iter().map(|&i| p.target[i]).collect();
+    let x_test = gather(p, extra, &test)?;
+    let mut model =
+        Model::new(spec.clone().with_seed(seed)).map_err(|e| invalid("model", e.to_string()))?;
+    let report = model
+        .fit(
+            &x_train,
+            &y_train,
+            (!valid.is_empty()).then_some((&x_valid, y_valid.as_slice())),
+        )
+        .map_err(|e| invalid("model", format!("{} fold {}: {e}", p.input.pair, rows.id)))?;
+    let train_pred = model
+        .predict(&x_train)
+        .map_err(|e| invalid("model", e.to_string()))?;
+    let threshold = Threshold::fit(&train_pred, cfg.threshold_quantile)?;
+    let predicted = model
+        .predict(&x_test)
+        .map_err(|e| invalid("model", e.to_string()))?;
+    Ok(UnitResult {
+        ts: test.iter().map(|&i| p.input.ts[i]).collect(),
+        actual: test.iter().map(|&i| p.target[i]).collect(),
+        predicted,
+        fit: UnitFit {
+            n_train: train.len(),
+            n_valid: valid.len(),
+            n_test: test.len(),
+            train_mean,
+            threshold: threshold.value,
+            skipped: None,
+            model: Some(report),
+        },
+    })
+}
