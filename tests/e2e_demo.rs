@@ -57,7 +57,7 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     assert!(worst < 1e-12, "worst triangle residual {worst}");
 
     // Base features: 28 close-only series, range-based features absent.
-    let base = &v["base"];
+    let base = &v["run"]["base"];
     assert_eq!(base["computed"], 28);
     let table = base["series"][0]["table"].as_str().unwrap().to_string();
     for s in base["series"].as_array().unwrap() {
@@ -126,6 +126,53 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     assert_eq!(again["ingest"]["totals"]["bars_written"], 0);
     assert_eq!(again["ingest"]["totals"]["skipped"], 7126 * 28);
     assert_eq!(again["status"]["bars"], 7126 * 28);
-    assert_eq!(again["base"]["computed"], 0);
-    assert_eq!(again["base"]["current"], 28);
+    assert_eq!(again["run"]["base"]["computed"], 0);
+    assert_eq!(again["run"]["base"]["current"], 28);
+
+    // The backtest: every model beside the zero forecast and the overlap ceiling, with real
+    // numbers; the second demo reuses every unit and writes a byte-identical report.
+    let bt = &v["run"]["backtest"];
+    let report = &bt["report"];
+    assert_eq!(report["target"], "bqx_return_60(t + 60)");
+    assert_eq!(report["ceiling"]["r2"], 0.0, "h = W: no mechanical overlap");
+    assert_eq!(report["ceiling"]["directional_accuracy"], 0.5);
+    let folds = report["folds"].as_array().unwrap();
+    assert!(folds.len() >= 15, "{} yearly folds", folds.len());
+    let models: Vec<&str> = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["zero", "ridge", "random_forest", "mlp"]);
+    for m in report["models"].as_array().unwrap() {
+        let pooled = &m["report"]["pooled"];
+        assert!(
+            pooled["n_rows"].as_u64().unwrap() > 28 * 3000,
+            "{}",
+            m["name"]
+        );
+        let da = pooled["direction"]["accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&da));
+        assert_eq!(m["report"]["pairs"].as_array().unwrap().len(), 28);
+        if m["name"] == "zero" {
+            // The zero forecast is R² = 0 against zero by definition and never trades.
+            assert_eq!(pooled["regression"]["r2_vs_zero"], 0.0);
+        } else {
+            assert!(pooled["trading"]["n_decisions"].as_u64().unwrap() > 50);
+            assert!(pooled["trading"]["sharpe_ci"]["lo"].is_number());
+        }
+    }
+    let again_bt = &again["run"]["backtest"];
+    assert_eq!(again_bt["reused_units"], again_bt["units"]);
+    let first_json = std::fs::read(bt["report_path"].as_str().unwrap()).unwrap();
+    let second_json = std::fs::read(again_bt["report_path"].as_str().unwrap()).unwrap();
+    assert_ne!(
+        bt["report_path"], again_bt["report_path"],
+        "one report per run"
+    );
+    assert!(
+        first_json == second_json,
+        "the same data, configuration and seed give a byte-identical report"
+    );
 }

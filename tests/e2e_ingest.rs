@@ -472,17 +472,27 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
     synth_into_store(store.path(), "3000", "9");
     let first = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
     assert_eq!(
-        (first["computed"].as_u64(), first["current"].as_u64()),
+        (
+            first["base"]["computed"].as_u64(),
+            first["base"]["current"].as_u64()
+        ),
         (Some(28), Some(0))
     );
-    for s in first["series"].as_array().unwrap() {
+    for s in first["base"]["series"].as_array().unwrap() {
         assert_eq!(s["close_only"], false);
-        assert_eq!(s["columns"], 352, "OHLC sources get every base feature");
+        assert_eq!(
+            s["columns"],
+            352 + 7,
+            "OHLC sources with spread and volume get every per-pair feature"
+        );
         assert_eq!(s["rows"], 3000);
     }
     let again = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
     assert_eq!(
-        (again["computed"].as_u64(), again["current"].as_u64()),
+        (
+            again["base"]["computed"].as_u64(),
+            again["base"]["current"].as_u64()
+        ),
         (Some(0), Some(28))
     );
 
@@ -501,10 +511,13 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
     assert_eq!(v["totals"]["bars_written"], 1, "{v}");
     let after = json_ok(&bqx(store.path(), &["--json", "run", "--stages", "base"]));
     assert_eq!(
-        (after["computed"].as_u64(), after["current"].as_u64()),
+        (
+            after["base"]["computed"].as_u64(),
+            after["base"]["current"].as_u64()
+        ),
         (Some(1), Some(27))
     );
-    let eur = after["series"]
+    let eur = after["base"]["series"]
         .as_array()
         .unwrap()
         .iter()
@@ -513,7 +526,11 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
     assert_eq!(eur["key"]["pair"], "EURUSD");
     assert_eq!(eur["rows"], 3001);
 
-    let out = bqx(store.path(), &["run", "--stages", "backtest"]);
+    // The panel families are recomputed for the whole panel (every pair depends on EURUSD).
+    assert_eq!(after["base"]["panels"][0]["action"], "computed");
+    assert_eq!(again["base"]["panels"][0]["action"], "current");
+
+    let out = bqx(store.path(), &["run", "--stages", "online"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not built yet"));
 }

@@ -1,22 +1,46 @@
 //! `bqx features --catalog`: every feature with family, domain, window, formula and warm-up.
 
-use bqx_features::{FeatureSet, FeatureSpec, Kernel, is_range_based};
+use bqx_features::{
+    FeatureSet, FeatureSpec, Kernel, PanelKernel, PanelSet, SourceCaps, is_range_based,
+    usd_factor_catalog,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FeatureCatalog {
-    /// Base features per pair in the standard set.
+    /// Base features per pair when the source has OHLC, spread and volume (every family).
     pub count: usize,
     /// Families in catalog order with their column counts.
     pub families: Vec<(String, usize)>,
     pub features: Vec<FeatureSpec>,
     /// Range-based features, absent from the schema of close-only sources (ECB fixes).
     pub absent_for_close_only: Vec<String>,
+    /// Microstructure features, present only when the source has spread and/or volume.
+    pub need_spread_or_volume: Vec<String>,
+    /// Features fitted on the training part of each fold (computed by the backtest, not
+    /// stored with the base panel).
+    pub fitted_per_fold: Vec<String>,
 }
 
-/// The catalog of the standard base feature set.
+/// The catalog of every base feature: the per-pair families (with microstructure), the
+/// cross-sectional panel families and the fitted USD factor.
 pub fn feature_catalog() -> FeatureCatalog {
-    let features = FeatureSet::standard().catalog();
+    let mut features = FeatureSet::for_source(SourceCaps {
+        close_only: false,
+        has_spread: true,
+        has_volume: true,
+    })
+    .catalog();
+    let standard = FeatureSet::standard().catalog();
+    let need_spread_or_volume: Vec<String> = features
+        .iter()
+        .filter(|f| !standard.iter().any(|s| s.name == f.name))
+        .map(|f| f.name.clone())
+        .collect();
+    features.extend(PanelSet::standard().catalog());
+    let usd = usd_factor_catalog();
+    let fitted_per_fold = usd.iter().map(|f| f.name.clone()).collect();
+    features.extend(usd);
     let mut families: Vec<(String, usize)> = Vec::new();
     for f in &features {
         match families.last_mut() {
@@ -34,10 +58,24 @@ pub fn feature_catalog() -> FeatureCatalog {
         families,
         features,
         absent_for_close_only,
+        need_spread_or_volume,
+        fitted_per_fold,
     }
 }
 
 impl FeatureCatalog {
+    fn mark(&self, name: &str) -> &'static str {
+        if is_range_based(name) {
+            " †"
+        } else if self.need_spread_or_volume.iter().any(|n| n == name) {
+            " ‡"
+        } else if self.fitted_per_fold.iter().any(|n| n == name) {
+            " §"
+        } else {
+            ""
+        }
+    }
+
     /// The catalog as a Markdown document (the generated `docs/features.md`).
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
@@ -49,13 +87,19 @@ impl FeatureCatalog {
              ≤ t only; warm-up rows are missing values (NaN), never invented.\n\n",
         );
         s.push_str(&format!(
-            "{} base features per pair (the original plan counted 730). Close-only sources \
-             (open = high = low = close, such as the ECB's daily fixes) have {} of them: the \
-             {} range-based features marked † are absent from their schema rather than \
-             computed from a range that does not exist.\n\n",
+            "{} base features per pair (the original plan counted 730) when the source has \
+             OHLC bars with spread and volume. Marks: † range-based, absent from the schema of \
+             close-only sources (open = high = low = close, such as the ECB's daily fixes) \
+             rather than computed from a range that does not exist ({}); ‡ microstructure, \
+             present only when the source has spread or tick volume, never zeros ({}); § \
+             fitted on the training part of each backtest fold and applied unchanged to its \
+             test part ({}). A close-only source without spread or volume (the embedded ECB \
+             data) has {} features per pair.\n\n",
             self.count,
-            self.count - self.absent_for_close_only.len(),
-            self.absent_for_close_only.len()
+            self.absent_for_close_only.len(),
+            self.need_spread_or_volume.len(),
+            self.fitted_per_fold.len(),
+            self.count - self.absent_for_close_only.len() - self.need_spread_or_volume.len()
         ));
         s.push_str("| family | features |\n|---|---|\n");
         for (f, n) in &self.families {
@@ -67,7 +111,7 @@ impl FeatureCatalog {
             s.push_str(&format!(
                 "| `{}`{} | {} | {} | {} | {} | {} |\n",
                 f.name,
-                if is_range_based(&f.name) { " †" } else { "" },
+                self.mark(&f.name),
                 f.family,
                 f.domain.as_str(),
                 f.window

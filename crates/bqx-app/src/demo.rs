@@ -5,8 +5,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::{
-    AppError, BaseReport, FormatChoice, IngestRequest, IngestResponse, Progress, StatusReport,
-    ingest, run_base, status,
+    AppError, FormatChoice, IngestRequest, IngestResponse, Progress, RunReport, RunRequest,
+    StatusReport, ingest, run_pipeline, status,
 };
 
 /// The ECB euro foreign-exchange reference rates, 1999-01-04 … 2026-10-30 (source: European
@@ -19,12 +19,13 @@ pub fn embedded_ecb_zip() -> &'static [u8] {
 pub struct DemoReport {
     pub ingest: IngestResponse,
     pub status: StatusReport,
-    pub base: BaseReport,
+    /// The pipeline run: panel, base features, walk-forward backtest.
+    pub run: RunReport,
 }
 
 /// Ingests the embedded ECB history into the store at `store_dir` (idempotent: a second run
-/// adds nothing), reports the data health of the resulting panel and computes the base
-/// features (skipped when current).
+/// adds nothing), reports the data health of the resulting panel, computes the base features
+/// and runs the walk-forward backtest of the baselines (each skipped or resumed where current).
 pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, AppError> {
     let inputs = store_dir.join("inputs");
     std::fs::create_dir_all(&inputs)
@@ -47,10 +48,10 @@ pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, App
         progress,
     )?;
     let status = status(store_dir)?;
-    let base = run_base(store_dir, progress)?;
+    let run = run_pipeline(store_dir, &RunRequest::default(), "demo", progress)?;
     Ok(DemoReport {
         ingest,
         status,
-        base,
+        run,
     })
 }

@@ -2,11 +2,14 @@
 //! progress events. The CLI, the HTTP server and the desktop shell are thin layers over this
 //! crate, so the three surfaces cannot drift apart.
 
+mod backtest;
 mod catalog;
 mod demo;
 mod error;
 mod export;
 mod ingest;
+mod panel_features;
+mod pipeline;
 mod progress;
 mod run;
 mod stage;
@@ -15,6 +18,7 @@ mod synth;
 
 use std::path::{Path, PathBuf};
 
+pub use backtest::{BacktestOutcome, BacktestRequest, metric_rows};
 pub use catalog::{FeatureCatalog, feature_catalog};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
 pub use error::{AppError, ErrorCode};
@@ -22,11 +26,17 @@ pub use export::{ExportReport, ExportedDataset, export_parquet};
 pub use ingest::{
     FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
 };
+pub use panel_features::{PANEL_STAGE, PanelGroupReport};
+pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
 pub use progress::{NoProgress, Progress, ProgressEvent};
-pub use run::{BaseReport, BaseSeriesReport, STAGES, run_base, run_stages, schema_hash};
+pub use run::{
+    BaseReport, BaseSeriesReport, RUNNABLE, STAGES, check_stages, run_base, schema_hash,
+};
 pub use status::{StatusReport, status};
 pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 
+pub use bqx_eval::Interval;
+pub use bqx_eval::report::Verdict;
 pub use bqx_ingest::{FormatChoice, SourceTz};
 
 /// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory

@@ -4,8 +4,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use bqx_domain::BarColumns;
-use bqx_features::{FeatureSet, FeatureSpec, Kernel, compute_batch};
+use bqx_features::{FeatureSet, FeatureSpec, Kernel, SourceCaps, compute_batch};
 use bqx_store::{FeatureWrite, SeriesKey};
+use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -22,10 +23,13 @@ pub const STAGES: [(&str, bool); 10] = [
     ("embed", false),
     ("select", false),
     ("train", false),
-    ("backtest", false),
+    ("backtest", true),
     ("online", false),
     ("export", true),
 ];
+
+/// The stages `bqx run` executes, in pipeline order (ingest and export have their own commands).
+pub const RUNNABLE: [&str; 3] = ["panel", "base", "backtest"];
 
 /// What happened to one series in the base stage.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +48,8 @@ pub struct BaseSeriesReport {
 pub struct BaseReport {
     pub run_id: String,
     pub series: Vec<BaseSeriesReport>,
+    /// The cross-sectional families per timeframe panel.
+    pub panels: Vec<crate::panel_features::PanelGroupReport>,
     pub computed: usize,
     pub current: usize,
     pub seconds: f64,
@@ -65,28 +71,30 @@ fn is_close_only(b: &BarColumns) -> bool {
         .all(|i| b.open[i] == b.close[i] && b.high[i] == b.close[i] && b.low[i] == b.close[i])
 }
 
-/// Runs the requested stages. Only built stages are accepted; the others are named as not
-/// built yet, never faked.
-pub fn run_stages(
-    store_dir: &Path,
-    stages: &[String],
-    progress: &dyn Progress,
-) -> Result<BaseReport, AppError> {
+/// Checks a stage list: known, built, and run by `bqx run`; returns them in pipeline order.
+/// An empty list means every runnable stage.
+pub fn check_stages(stages: &[String]) -> Result<Vec<&'static str>, AppError> {
     for s in stages {
         match STAGES.iter().find(|(name, _)| name == s) {
-            Some((_, true)) if s == "base" => {}
+            Some((_, true)) if RUNNABLE.contains(&s.as_str()) => {}
             Some((_, true)) => {
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
-                    format!(
-                        "stage '{s}' runs through its own command (`bqx ingest`, `bqx status`, `bqx export`)"
-                    ),
+                    format!("stage '{s}' runs through its own command (`bqx {s}`)"),
                 ));
             }
             Some((_, false)) => {
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
-                    format!("stage '{s}' is not built yet (built: ingest, panel, base, export)"),
+                    format!(
+                        "stage '{s}' is not built yet (built: {})",
+                        STAGES
+                            .iter()
+                            .filter(|(_, b)| *b)
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 ));
             }
             None => {
@@ -104,13 +112,11 @@ pub fn run_stages(
             }
         }
     }
-    if !store_dir.join(bqx_store::DUCKDB_FILE).exists() {
-        return Err(AppError::new(
-            ErrorCode::InvalidArgument,
-            format!("no store at {} (ingest data first)", store_dir.display()),
-        ));
-    }
-    run_base(store_dir, progress)
+    Ok(RUNNABLE
+        .iter()
+        .copied()
+        .filter(|r| stages.is_empty() || stages.iter().any(|s| s == r))
+        .collect())
 }
 
 /// The base stage: the standard feature set for every stored series whose bars or feature
@@ -118,22 +124,18 @@ pub fn run_stages(
 pub fn run_base(store_dir: &Path, progress: &dyn Progress) -> Result<BaseReport, AppError> {
     let started = Instant::now();
     let mut store = open_store(store_dir, "bqx run --stages base")?;
-    let (run_id, series) = run_single_stage(
+    let (run_id, (series, panels)) = run_single_stage(
         &mut store,
         "run",
         &serde_json::json!({ "stages": ["base"] }),
         "base",
         progress,
-        |series: &Vec<BaseSeriesReport>| {
-            serde_json::json!({
-                "computed": series.iter().filter(|s| s.action == "computed").count(),
-                "current": series.iter().filter(|s| s.action == "current").count(),
-            })
-        },
-        |store, _| base_in(store, progress),
+        base_summary,
+        |store, _| base_stage(store, progress),
     )?;
     Ok(BaseReport {
         run_id,
+        panels,
         computed: series.iter().filter(|s| s.action == "computed").count(),
         current: series.iter().filter(|s| s.action == "current").count(),
         series,
@@ -141,22 +143,45 @@ pub fn run_base(store_dir: &Path, progress: &dyn Progress) -> Result<BaseReport,
     })
 }
 
-/// The two schemas of the standard set (OHLC and close-only sources) with their hashes,
-/// computed once per stage run.
+/// The schema of the standard set for one kind of source, with its hash.
 struct BaseSchema {
-    close_only: bool,
+    caps: SourceCaps,
     names: Vec<String>,
     hash: String,
 }
 
 impl BaseSchema {
-    fn new(close_only: bool) -> BaseSchema {
-        let catalog = FeatureSet::standard_for_source(close_only).catalog();
+    fn new(caps: SourceCaps) -> BaseSchema {
+        let catalog = FeatureSet::for_source(caps).catalog();
         BaseSchema {
-            close_only,
+            caps,
             hash: schema_hash(&catalog),
             names: catalog.into_iter().map(|f| f.name).collect(),
         }
+    }
+
+    /// Every schema today's build can produce (close-only × spread × volume).
+    fn all() -> Vec<BaseSchema> {
+        let mut v = Vec::new();
+        for close_only in [false, true] {
+            for has_spread in [false, true] {
+                for has_volume in [false, true] {
+                    v.push(BaseSchema::new(SourceCaps {
+                        close_only,
+                        has_spread,
+                        has_volume,
+                    }));
+                }
+            }
+        }
+        v
+    }
+
+    fn for_bars(all: &[BaseSchema], bars: &BarColumns) -> usize {
+        let caps = SourceCaps::of(bars, is_close_only(bars));
+        all.iter()
+            .position(|s| s.caps == caps)
+            .expect("every combination of source capabilities has a schema")
     }
 }
 
@@ -180,19 +205,44 @@ impl BaseSeriesReport {
     }
 }
 
+type BaseOutcome = (
+    Vec<BaseSeriesReport>,
+    Vec<crate::panel_features::PanelGroupReport>,
+);
+
+pub(crate) fn base_summary(o: &BaseOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "computed": o.0.iter().filter(|s| s.action == "computed").count(),
+        "current": o.0.iter().filter(|s| s.action == "current").count(),
+        "panels_computed": o.1.iter().filter(|s| s.action == "computed").count(),
+        "panels_current": o.1.iter().filter(|s| s.action == "current").count(),
+    })
+}
+
+/// The whole base stage: per-series families, then the cross-sectional ones per panel.
+pub(crate) fn base_stage(
+    store: &mut bqx_store::Store,
+    progress: &dyn Progress,
+) -> Result<BaseOutcome, AppError> {
+    let series = base_in(store, progress)?;
+    let panels = crate::panel_features::panel_features_in(store, progress)?;
+    Ok((series, panels))
+}
+
 fn base_in(
     store: &mut bqx_store::Store,
     progress: &dyn Progress,
 ) -> Result<Vec<BaseSeriesReport>, AppError> {
-    let schemas = [BaseSchema::new(false), BaseSchema::new(true)];
+    let schemas = BaseSchema::all();
     let summaries = store.series_summaries()?;
     task_started(progress, "base", summaries.len() as u64, "series");
     let mut out = Vec::with_capacity(summaries.len());
+    // Current when the bars are unchanged and the stored schema is one of today's: whether
+    // a series is close-only is a function of its bars, so an unchanged fingerprint keeps
+    // the schema choice, and nothing has to be loaded.
+    let mut stale = Vec::new();
     for s in summaries {
         let t0 = Instant::now();
-        // Current when the bars are unchanged and the stored schema is one of today's: whether
-        // a series is close-only is a function of its bars, so an unchanged fingerprint keeps
-        // the schema choice, and nothing has to be loaded.
         let fingerprint = store.bars_fingerprint(s.key)?;
         if let Some(state) = store.feature_state("base", s.key)?
             && state.bars_fingerprint == fingerprint
@@ -201,40 +251,73 @@ fn base_in(
             out.push(BaseSeriesReport::new(
                 s.key,
                 "current",
-                schema.close_only,
+                schema.caps.close_only,
                 state,
                 t0,
             ));
             task_advanced(progress, "base", 1);
             continue;
         }
-        let bars = store.load_series(s.key)?;
-        let schema = &schemas[usize::from(is_close_only(&bars))];
-        let mut set = FeatureSet::standard_for_source(schema.close_only);
-        let m = compute_batch(&mut set, &bars).map_err(|e| {
-            AppError::new(
-                ErrorCode::Internal,
-                format!("{} {}: {e}", s.key.pair, s.key.side),
-            )
-        })?;
-        let state = store.write_features(FeatureWrite {
-            stage: "base",
-            key: s.key,
-            schema_hash: &schema.hash,
-            names: &schema.names,
-            ts: &bars.ts,
-            columns: (0..schema.names.len()).map(|j| m.column(j)).collect(),
-            bars_fingerprint: &fingerprint,
-        })?;
-        out.push(BaseSeriesReport::new(
-            s.key,
-            "computed",
-            schema.close_only,
-            state,
-            t0,
-        ));
-        task_advanced(progress, "base", 1);
+        stale.push((s.key, fingerprint, store.load_series(s.key)?));
     }
+
+    // Compute in parallel (one series per rayon task, a chunk at a time so that memory stays
+    // bounded) on a scoped thread while this thread writes the previous chunk: the store's
+    // appender is single-threaded, so writing and computing overlap.
+    let chunk = rayon::current_num_threads().max(1);
+    let computed = std::thread::scope(|scope| -> Result<Vec<BaseSeriesReport>, AppError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let stale = &stale;
+        let schemas = &schemas;
+        scope.spawn(move || {
+            for part in stale.chunks(chunk) {
+                let t0 = Instant::now();
+                let results: Vec<_> = part
+                    .par_iter()
+                    .map(|(key, _, bars)| {
+                        let schema = &schemas[BaseSchema::for_bars(schemas, bars)];
+                        let mut set = FeatureSet::for_source(schema.caps);
+                        compute_batch(&mut set, bars)
+                            .map(|m| (schema, m))
+                            .map_err(|e| {
+                                AppError::new(
+                                    ErrorCode::Internal,
+                                    format!("{} {}: {e}", key.pair, key.side),
+                                )
+                            })
+                    })
+                    .collect();
+                let secs = t0.elapsed().as_secs_f64() / part.len() as f64;
+                if tx.send((part, results, secs)).is_err() {
+                    return; // the writer stopped on an error
+                }
+            }
+        });
+        let mut written = Vec::with_capacity(stale.len());
+        for (part, results, compute_secs) in rx {
+            for ((key, fingerprint, bars), result) in part.iter().zip(results) {
+                let t0 = Instant::now();
+                let (schema, m) = result?;
+                let state = store.write_features(FeatureWrite {
+                    stage: "base",
+                    key: *key,
+                    schema_hash: &schema.hash,
+                    names: &schema.names,
+                    ts: &bars.ts,
+                    columns: (0..schema.names.len()).map(|j| m.column(j)).collect(),
+                    bars_fingerprint: fingerprint,
+                })?;
+                let mut report =
+                    BaseSeriesReport::new(*key, "computed", schema.caps.close_only, state, t0);
+                report.seconds += compute_secs;
+                written.push(report);
+                task_advanced(progress, "base", 1);
+            }
+        }
+        Ok(written)
+    })?;
+    out.extend(computed);
+    out.sort_by_key(|r| r.key);
     task_finished(progress, "base");
     Ok(out)
 }

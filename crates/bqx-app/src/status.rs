@@ -25,7 +25,7 @@ pub struct StatusReport {
 }
 
 /// Preference of price sides for the panel.
-const SIDE_PREFERENCE: [PriceSide; 4] = [
+pub(crate) const SIDE_PREFERENCE: [PriceSide; 4] = [
     PriceSide::Mid,
     PriceSide::Bid,
     PriceSide::Fix,

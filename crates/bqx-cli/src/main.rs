@@ -73,12 +73,20 @@ enum Command {
         #[arg(long)]
         into_store: bool,
     },
-    /// Run pipeline stages on the store (built so far: base; ingest and panel have their own
-    /// commands). Stages whose inputs have not changed are skipped.
+    /// Run pipeline stages on the store as one run (built: panel, base, backtest; ingest and
+    /// export have their own commands). What is current is skipped; a killed run resumes.
     Run {
-        /// Comma-separated stages, e.g. `base`.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// Comma-separated stages, e.g. `base,backtest` (default: every built stage).
+        #[arg(long, value_delimiter = ',')]
         stages: Vec<String>,
+        #[command(flatten)]
+        backtest: BacktestArgs,
+    },
+    /// The walk-forward backtest of the current store (reuses every unit an earlier run
+    /// completed): tear-sheet, or the JSON report with --json.
+    Backtest {
+        #[command(flatten)]
+        backtest: BacktestArgs,
     },
     /// Export the stored base features as Hive-partitioned Parquet (pair=/year=/month=) with
     /// a metadata.json.
@@ -101,6 +109,37 @@ enum Command {
     /// Run everything that exists on the embedded ECB reference rates (store: --store, else
     /// <data dir>/demo).
     Demo,
+}
+
+/// Options of the backtest stage (defaults: evaluation.md).
+#[derive(Debug, clap::Args)]
+struct BacktestArgs {
+    /// BQX window W of the target bqx_return_W(t + h).
+    #[arg(long, default_value_t = 60)]
+    window: usize,
+    /// Horizon h in bars.
+    #[arg(long, default_value_t = 60)]
+    horizon: usize,
+    /// Comma-separated models: zero, ridge, random_forest, mlp (default: all).
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Timeframe to evaluate when the store holds several (default: the one with most bars).
+    #[arg(long)]
+    timeframe: Option<Timeframe>,
+}
+
+impl BacktestArgs {
+    fn request(self) -> bqx_app::BacktestRequest {
+        bqx_app::BacktestRequest {
+            window: Some(self.window),
+            horizon: Some(self.horizon),
+            models: (!self.models.is_empty()).then_some(self.models),
+            seed: Some(self.seed),
+            timeframe: self.timeframe,
+        }
+    }
 }
 
 fn parse_synth_format(s: &str) -> Result<SynthFormat, String> {
@@ -193,14 +232,37 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 Ok(())
             }
         }
-        Command::Run { stages } => {
+        Command::Run { stages, backtest } => {
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
-            let report = bqx_app::run_stages(&dir, &stages, &progress)?;
+            let req = bqx_app::RunRequest {
+                stages,
+                backtest: backtest.request(),
+            };
+            let report = bqx_app::run_pipeline(&dir, &req, "run", &progress)?;
             progress.clear();
             if cli.json {
                 print_json(&report)
             } else {
-                render::base(&report);
+                render::run(&report);
+                Ok(())
+            }
+        }
+        Command::Backtest { backtest } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let outcome = bqx_app::backtest(&dir, &backtest.request(), &progress)?;
+            progress.clear();
+            if cli.json {
+                // The report exactly as written to the store.
+                let text = std::fs::read_to_string(&outcome.report_path).map_err(|e| {
+                    AppError::new(
+                        ErrorCode::Internal,
+                        format!("{}: {e}", outcome.report_path.display()),
+                    )
+                })?;
+                print!("{text}");
+                Ok(())
+            } else {
+                render::backtest(&outcome);
                 Ok(())
             }
         }

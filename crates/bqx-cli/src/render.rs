@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bqx_app::{
-    BaseReport, DemoReport, FeatureCatalog, IngestResponse, Progress, ProgressEvent, StatusReport,
-    SynthResponse,
+    BacktestOutcome, BaseReport, DemoReport, FeatureCatalog, IngestResponse, Progress,
+    ProgressEvent, RunReport, STAGES, StatusReport, SynthResponse,
 };
 use bqx_domain::format_utc_micros;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -361,10 +361,163 @@ pub fn demo(r: &DemoReport) {
     ingest(&r.ingest);
     println!("\n== data health\n");
     status(&r.status);
-    println!("\n== base features\n");
-    base(&r.base);
+    println!();
+    run(&r.run);
+}
+
+pub fn run(r: &RunReport) {
+    println!("== run {} ({:.1} s)\n", r.run_id, r.seconds);
+    let mut t = Table::new(&["stage", "status", "seconds", "summary"]);
+    for l in &r.stages {
+        t.row(vec![
+            l.stage.clone(),
+            l.status.clone(),
+            format!("{:.2}", l.seconds),
+            l.summary.to_string(),
+        ]);
+    }
+    t.print();
+    let not_built: Vec<&str> = STAGES.iter().filter(|(_, b)| !b).map(|(n, _)| *n).collect();
     println!(
-        "\nnot built yet (later stages, never faked): cross, embed, select, train, backtest, online"
+        "not built yet (later stages, never faked): {}",
+        not_built.join(", ")
+    );
+    if let Some(b) = &r.base {
+        println!("\n== base features\n");
+        base(b);
+    }
+    if let Some(b) = &r.backtest {
+        println!("\n== backtest\n");
+        backtest(b);
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+fn opt(x: Option<f64>, digits: usize) -> String {
+    x.filter(|v| v.is_finite())
+        .map(|v| format!("{v:.digits$}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn ci(i: Option<bqx_app::Interval>, f: impl Fn(f64) -> String) -> String {
+    i.map(|i| format!("[{}, {}]", f(i.lo), f(i.hi)))
+        .unwrap_or_default()
+}
+
+/// The tear-sheet: pooled results of every model beside the zero forecast and the overlap
+/// ceiling, then directional accuracy and Sharpe per pair.
+pub fn backtest(o: &BacktestOutcome) {
+    let r = &o.report;
+    let first = r.folds.first().map(|f| format_utc_micros(f.test_start));
+    let last = r.folds.last().map(|f| format_utc_micros(f.test_end));
+    println!(
+        "target {}; {} pairs; {} folds testing {} … {}; {} features per row",
+        r.target,
+        r.series.len(),
+        r.folds.len(),
+        first.unwrap_or_default(),
+        last.unwrap_or_default(),
+        r.features.len()
+    );
+    println!(
+        "overlap ceiling (what the part of the target already observed at t would give): R² {:.3}, directional accuracy {}",
+        r.ceiling.r2,
+        pct(r.ceiling.directional_accuracy)
+    );
+    println!(
+        "units: {} ({} reused from an earlier run); report: {}\n",
+        o.units,
+        o.reused_units,
+        o.report_path.display()
+    );
+    println!(
+        "pooled, all pairs and folds (trading: equal-weight portfolio, decisions every h rows, after costs):"
+    );
+    let mut t = Table::new(&[
+        "model",
+        "rows",
+        "R² vs 0",
+        "R² vs mean",
+        "IC",
+        "dir. accuracy",
+        "95% CI",
+        "Sharpe",
+        "95% CI",
+        "max DD",
+        "decisions",
+        "DSR",
+        "vs ceiling",
+    ]);
+    for m in &r.models {
+        let p = &m.report.pooled;
+        let reg = p.regression.as_ref();
+        let dir = p.direction.as_ref();
+        let tr = p.trading.as_ref();
+        t.row(vec![
+            m.name.clone(),
+            p.n_rows.to_string(),
+            opt(reg.and_then(|x| x.r2_vs_zero), 4),
+            opt(reg.and_then(|x| x.r2_vs_train_mean), 4),
+            opt(reg.and_then(|x| x.ic), 3),
+            dir.map(|d| pct(d.accuracy)).unwrap_or_else(|| "-".into()),
+            ci(dir.and_then(|d| d.bootstrap.or(Some(d.wilson))), pct),
+            opt(tr.and_then(|x| x.sharpe), 2),
+            ci(tr.and_then(|x| x.sharpe_ci), |v| format!("{v:.2}")),
+            tr.map(|x| format!("{:.3}", x.max_drawdown))
+                .unwrap_or_else(|| "-".into()),
+            tr.map(|x| format!("{}/{}", x.n_active, x.n_decisions))
+                .unwrap_or_else(|| "-".into()),
+            opt(tr.and_then(|x| x.deflated.as_ref().map(|d| d.dsr)), 2),
+            p.versus_ceiling
+                .map(|v| {
+                    if matches!(v.verdict, bqx_app::Verdict::AboveCeiling) {
+                        "above".to_string()
+                    } else {
+                        "at/below: not skill".to_string()
+                    }
+                })
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    t.print();
+    println!("\nper pair: directional accuracy [95% CI] and Sharpe, by model:");
+    let mut head = vec!["pair".to_string()];
+    for m in &r.models {
+        if m.name != "zero" {
+            head.push(format!("{} DA", m.name));
+            head.push(format!("{} Sharpe", m.name));
+        }
+    }
+    let head_refs: Vec<&str> = head.iter().map(|s| s.as_str()).collect();
+    let mut t = Table::new(&head_refs);
+    for s in &r.series {
+        let mut row = vec![s.pair.name().to_string()];
+        for m in r.models.iter().filter(|m| m.name != "zero") {
+            let p = m.report.pairs.iter().find(|p| p.pair == s.pair);
+            let dir = p.and_then(|p| p.all_folds.direction.as_ref());
+            row.push(
+                dir.map(|d| {
+                    format!(
+                        "{} {}",
+                        pct(d.accuracy),
+                        ci(d.bootstrap.or(Some(d.wilson)), pct)
+                    )
+                })
+                .unwrap_or_else(|| "-".into()),
+            );
+            row.push(opt(
+                p.and_then(|p| p.all_folds.trading.as_ref().and_then(|t| t.sharpe)),
+                2,
+            ));
+        }
+        t.row(row);
+    }
+    t.print();
+    println!(
+        "\nBQX sign: a positive BQX means the price fell below its recent path; the strategy goes short when the predicted BQX is positive."
     );
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use duckdb::arrow::array::Float32Array;
+use duckdb::arrow::array::{Array, Float32Array};
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 use serde::Serialize;
@@ -195,6 +195,76 @@ impl Store {
             rows: n as u64,
             columns: w.names.len() as u32,
         })
+    }
+}
+
+/// The stored features of one series, as read back: column-major `f32` (NULL → `NaN`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFeatures {
+    pub schema_hash: String,
+    pub names: Vec<String>,
+    pub ts: Vec<i64>,
+    /// `columns[j][i]`: feature `j` at row `i`.
+    pub columns: Vec<Vec<f32>>,
+}
+
+impl Store {
+    /// Reads the features a stage stored for one series (by time), or `None` if it has none.
+    /// Arrow batches straight into column vectors: this is the training-matrix read path.
+    pub fn read_features(&self, stage: &str, key: SeriesKey) -> Result<Option<StoredFeatures>> {
+        let Some(state) = self.feature_state(stage, key)? else {
+            return Ok(None);
+        };
+        let names: Vec<String> = {
+            let mut st = self.duck.prepare(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? \
+                 AND column_name NOT IN ('pair_id', 'side_id', 'tf_secs', 'ts') \
+                 ORDER BY column_index",
+            )?;
+            st.query_map([&state.table_name], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?
+        };
+        let select: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+        let mut st = self.duck.prepare(&format!(
+            "SELECT ts, {} FROM {} WHERE pair_id = ? AND side_id = ? AND tf_secs = ? ORDER BY ts",
+            select.join(", "),
+            quote_ident(&state.table_name)
+        ))?;
+        let (pair_id, side_id, tf_secs) = key.codes();
+        let mut ts = Vec::with_capacity(state.rows as usize);
+        let mut columns: Vec<Vec<f32>> = (0..names.len())
+            .map(|_| Vec::with_capacity(state.rows as usize))
+            .collect();
+        for b in st.query_arrow(duckdb::params![pair_id, side_id, tf_secs])? {
+            let t = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<duckdb::arrow::array::TimestampMicrosecondArray>()
+                .ok_or_else(|| StoreError::Invalid("features.ts is not a timestamp".into()))?;
+            ts.extend(t.values().iter().copied());
+            for (j, col) in columns.iter_mut().enumerate() {
+                let a = b
+                    .column(j + 1)
+                    .as_any()
+                    .downcast_ref::<Float32Array>()
+                    .ok_or_else(|| {
+                        StoreError::Invalid(format!("feature column {} is not FLOAT", names[j]))
+                    })?;
+                if a.null_count() == 0 {
+                    col.extend(a.values().iter().copied());
+                } else {
+                    col.extend(
+                        (0..a.len()).map(|i| if a.is_null(i) { f32::NAN } else { a.value(i) }),
+                    );
+                }
+            }
+        }
+        Ok(Some(StoredFeatures {
+            schema_hash: state.schema_hash,
+            names,
+            ts,
+            columns,
+        }))
     }
 }
 

@@ -11,6 +11,7 @@
 //! one transaction: a failed or killed write leaves the store as it was.
 
 mod bars;
+mod eval;
 mod features;
 pub mod migrations;
 mod registry;
@@ -23,8 +24,11 @@ pub use bars::{
     BarsWrite, BarsWriter, FileOutcome, FileWrite, ParquetBars, QuarantineRow, SeriesKey,
     SeriesSummary, SeriesWrite, StoredConflict,
 };
-pub use features::{ExportedTable, FeatureState, FeatureWrite, feature_table_name};
-pub use registry::{IngestReportRow, RunRow, RunStatus, StageRow};
+pub use eval::{EvalUnit, EvalUnitKey, Prediction};
+pub use features::{ExportedTable, FeatureState, FeatureWrite, StoredFeatures, feature_table_name};
+pub use registry::{
+    ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RunRow, RunStatus, StageRow,
+};
 
 /// File names inside a store directory.
 pub const DUCKDB_FILE: &str = "bqx.duckdb";

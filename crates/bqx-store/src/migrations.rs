@@ -35,10 +35,14 @@ macro_rules! migration {
 pub const STORE: &[Migration] = &[
     migration!("store", 1, "0001_bars.sql"),
     migration!("store", 2, "0002_features.sql"),
+    migration!("store", 3, "0003_predictions.sql"),
 ];
 
 /// Migrations of the SQLite run registry (`registry.sqlite`).
-pub const REGISTRY: &[Migration] = &[migration!("registry", 1, "0001_runs.sql")];
+pub const REGISTRY: &[Migration] = &[
+    migration!("registry", 1, "0001_runs.sql"),
+    migration!("registry", 2, "0002_eval.sql"),
+];
 
 /// The SQL that creates the version table (same text for both engines).
 pub const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (

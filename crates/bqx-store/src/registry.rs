@@ -249,3 +249,170 @@ mod tests {
         assert_eq!(s.ingest_reports(&id).unwrap()[0].report["read"], 3);
     }
 }
+
+/// One metric value of a run, with its 95 % interval when one was computed.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MetricRow {
+    pub stage: String,
+    pub model: String,
+    /// `pooled`, `pair` or `fold`.
+    pub scope: String,
+    pub pair: Option<String>,
+    pub fold: Option<u32>,
+    pub metric: String,
+    pub value: Option<f64>,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+}
+
+/// A file a stage wrote (path relative to the store directory).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ArtifactRow {
+    pub stage: String,
+    pub kind: String,
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub created_at: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogRow {
+    pub stage: String,
+    pub at: String,
+    pub level: String,
+    pub message: String,
+}
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+impl Store {
+    /// Stores a run's metrics (one transaction; non-finite values are stored as NULL).
+    pub fn record_metrics(&mut self, run_id: &str, rows: &[MetricRow]) -> Result<()> {
+        let tx = self.registry.transaction()?;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO metrics (run_id, stage, model, scope, pair, fold, metric, value, lo, hi) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for m in rows {
+                st.execute(rusqlite::params![
+                    run_id,
+                    m.stage,
+                    m.model,
+                    m.scope,
+                    m.pair,
+                    m.fold,
+                    m.metric,
+                    finite(m.value),
+                    finite(m.lo),
+                    finite(m.hi)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A run's metrics, in the order they were recorded.
+    pub fn metrics(&self, run_id: &str) -> Result<Vec<MetricRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT stage, model, scope, pair, fold, metric, value, lo, hi FROM metrics \
+             WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([run_id], |r| {
+            Ok(MetricRow {
+                stage: r.get(0)?,
+                model: r.get(1)?,
+                scope: r.get(2)?,
+                pair: r.get(3)?,
+                fold: r.get(4)?,
+                metric: r.get(5)?,
+                value: r.get(6)?,
+                lo: r.get(7)?,
+                hi: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records a file written by a stage.
+    pub fn record_artifact(&mut self, run_id: &str, a: &ArtifactRow) -> Result<()> {
+        self.registry.execute(
+            "INSERT INTO artifacts (run_id, stage, kind, path, sha256, bytes, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                run_id,
+                a.stage,
+                a.kind,
+                a.path,
+                a.sha256,
+                a.bytes as i64,
+                a.created_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT stage, kind, path, sha256, bytes, created_at FROM artifacts \
+             WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([run_id], |r| {
+            Ok(ArtifactRow {
+                stage: r.get(0)?,
+                kind: r.get(1)?,
+                path: r.get(2)?,
+                sha256: r.get(3)?,
+                bytes: r.get::<_, i64>(4)? as u64,
+                created_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Appends a line to a stage's log.
+    pub fn log(&mut self, run_id: &str, stage: &str, level: LogLevel, message: &str) -> Result<()> {
+        self.registry.execute(
+            "INSERT INTO logs (run_id, stage, at, level, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![run_id, stage, now_rfc3339(), level.as_str(), message],
+        )?;
+        Ok(())
+    }
+
+    pub fn logs(&self, run_id: &str) -> Result<Vec<LogRow>> {
+        let mut st = self.registry.prepare(
+            "SELECT stage, at, level, message FROM logs WHERE run_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = st.query_map([run_id], |r| {
+            Ok(LogRow {
+                stage: r.get(0)?,
+                at: r.get(1)?,
+                level: r.get(2)?,
+                message: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}

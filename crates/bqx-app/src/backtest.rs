@@ -1,0 +1,470 @@
+//! The backtest stage over the store: the stored base features of each timeframe's panel, the
+//! walk-forward evaluation of `bqx-eval`, units kept in the store so a killed run resumes, the
+//! report as a JSON artifact and its metrics in the registry.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bqx_domain::{Pair, Timeframe};
+use bqx_eval::backtest::{
+    BacktestConfig, BacktestEvent, BacktestReport, PanelInput, SeriesInput, UnitCache, UnitFit,
+    UnitId, UnitResult, render_backtest, run_backtest,
+};
+use bqx_eval::report::MetricSet;
+use bqx_eval::{EvalError, Interval};
+use bqx_panel::Panel;
+use bqx_store::{ArtifactRow, EvalUnit, EvalUnitKey, LogLevel, MetricRow, SeriesKey, Store};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::panel_features::{PANEL_STAGE, panel_series};
+use crate::progress::{task_advanced, task_finished, task_started};
+use crate::{AppError, ErrorCode, Progress};
+
+/// What the backtest stage is asked to do (the CLI's flags; defaults per evaluation.md).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BacktestRequest {
+    /// BQX window W of the target (default 60).
+    pub window: Option<usize>,
+    /// Horizon h in rows (default 60).
+    pub horizon: Option<usize>,
+    /// Models to evaluate (default: zero, ridge, random_forest, mlp).
+    pub models: Option<Vec<String>>,
+    /// Seed (default 42).
+    pub seed: Option<u64>,
+    /// Timeframe to evaluate when the store holds several (default: the one with most bars).
+    pub timeframe: Option<Timeframe>,
+}
+
+/// The stage's result: the report and where it was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacktestOutcome {
+    pub report: BacktestReport,
+    /// `<store>/reports/<run_id>/backtest.json`.
+    pub report_path: PathBuf,
+    /// Hash of everything the units depend on; units with this key are reused.
+    pub eval_key: String,
+    pub units: usize,
+    pub reused_units: usize,
+}
+
+impl BacktestRequest {
+    fn config(&self, timeframe: Timeframe) -> Result<BacktestConfig, AppError> {
+        let mut cfg = BacktestConfig::default_for(timeframe);
+        if let Some(w) = self.window {
+            cfg.window = w;
+        }
+        if let Some(h) = self.horizon {
+            cfg.horizon = h;
+            cfg.folds.horizon = h;
+        }
+        if let Some(seed) = self.seed {
+            cfg.seed = seed;
+        }
+        if let Some(models) = &self.models {
+            let all = bqx_models::ModelSpec::defaults();
+            let mut chosen = Vec::new();
+            for m in models {
+                let spec = all
+                    .iter()
+                    .find(|s| bqx_eval::backtest::model_name(s) == *m)
+                    .ok_or_else(|| {
+                        AppError::new(
+                            ErrorCode::InvalidArgument,
+                            format!(
+                                "unknown model '{m}' (models: {})",
+                                all.iter()
+                                    .map(bqx_eval::backtest::model_name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    })?;
+                chosen.push(spec.clone());
+            }
+            cfg.models = chosen;
+        }
+        cfg.validate()
+            .map_err(|e| AppError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        Ok(cfg)
+    }
+}
+
+fn eval_err(e: EvalError) -> AppError {
+    AppError::new(ErrorCode::Internal, format!("backtest: {e}"))
+}
+
+/// The store as the backtest's unit cache.
+struct StoreCache<'a> {
+    store: &'a mut Store,
+    eval_key: String,
+    keys: BTreeMap<Pair, SeriesKey>,
+    reused: usize,
+}
+
+impl StoreCache<'_> {
+    fn key(&self, id: &UnitId) -> EvalUnitKey {
+        EvalUnitKey {
+            model: id.model.clone(),
+            fold: id.fold,
+            series: self.keys[&id.pair],
+        }
+    }
+}
+
+impl UnitCache for StoreCache<'_> {
+    fn load(&mut self, id: &UnitId) -> bqx_eval::Result<Option<UnitResult>> {
+        let key = self.key(id);
+        let stored = self
+            .store
+            .read_eval_unit(&self.eval_key, &key)
+            .map_err(|e| EvalError::Serialization(format!("reading a unit: {e}")))?;
+        let Some((rows, fit)) = stored else {
+            return Ok(None);
+        };
+        let fit: UnitFit = serde_json::from_value(fit)
+            .map_err(|e| EvalError::Serialization(format!("a stored unit's fit: {e}")))?;
+        self.reused += 1;
+        Ok(Some(UnitResult {
+            ts: rows.iter().map(|r| r.ts).collect(),
+            actual: rows.iter().map(|r| r.actual).collect(),
+            predicted: rows.iter().map(|r| r.predicted).collect(),
+            fit,
+        }))
+    }
+
+    fn save(&mut self, id: &UnitId, r: &UnitResult) -> bqx_eval::Result<()> {
+        let key = self.key(id);
+        let fit =
+            serde_json::to_value(&r.fit).map_err(|e| EvalError::Serialization(e.to_string()))?;
+        self.store
+            .write_eval_unit(EvalUnit {
+                eval_key: &self.eval_key,
+                unit: &key,
+                ts: &r.ts,
+                actual: &r.actual,
+                predicted: &r.predicted,
+                fit: &fit,
+            })
+            .map_err(|e| EvalError::Serialization(format!("writing a unit: {e}")))
+    }
+}
+
+/// The evaluated timeframe's data.
+struct Inputs {
+    timeframe: Timeframe,
+    keys: Vec<SeriesKey>,
+    series: Vec<SeriesInput>,
+    panel: PanelInput,
+    /// Hash of the bars and feature schemas the units depend on.
+    fingerprint: String,
+}
+
+/// Loads the evaluated timeframe's series (closes and stored base + panel features) and the
+/// aligned panel.
+fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, AppError> {
+    let summaries = store.series_summaries()?;
+    let groups = panel_series(&summaries);
+    let tf = match timeframe {
+        Some(tf) => tf,
+        None => *groups
+            .iter()
+            .max_by_key(|(_, keys)| {
+                keys.iter()
+                    .map(|k| summaries.iter().find(|s| s.key == *k).map_or(0, |s| s.bars))
+                    .sum::<u64>()
+            })
+            .map(|(tf, _)| tf)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::InvalidArgument,
+                    "the store holds no bars (ingest data first)",
+                )
+            })?,
+    };
+    let keys = groups.get(&tf).cloned().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::InvalidArgument,
+            format!("the store holds no {tf} bars"),
+        )
+    })?;
+    let mut fingerprint = Sha256::new();
+    let mut inputs = Vec::with_capacity(keys.len());
+    let mut loaded = Vec::with_capacity(keys.len());
+    for k in &keys {
+        let missing = |stage: &str| {
+            AppError::new(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "{} {} has no {stage} features: run the base stage first (`bqx run --stages base`)",
+                    k.pair, k.side
+                ),
+            )
+        };
+        let bars = store.load_series(*k)?;
+        let base = store
+            .read_features("base", *k)?
+            .ok_or_else(|| missing("base"))?;
+        let panel = store
+            .read_features(PANEL_STAGE, *k)?
+            .ok_or_else(|| missing("panel"))?;
+        let bars_fp = store.bars_fingerprint(*k)?;
+        for (stage, f) in [("base", &base), (PANEL_STAGE, &panel)] {
+            let state = store
+                .feature_state(stage, *k)?
+                .ok_or_else(|| missing(stage))?;
+            if f.ts != bars.ts || (stage == "base" && state.bars_fingerprint != bars_fp) {
+                return Err(AppError::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "{} {}: the stored {stage} features are stale (the bars changed): run the base stage first",
+                        k.pair, k.side
+                    ),
+                ));
+            }
+        }
+        fingerprint.update(format!(
+            "{} {} {} {} {}\n",
+            k.pair, k.side, bars_fp, base.schema_hash, panel.schema_hash
+        ));
+        let mut names = base.names;
+        names.extend(panel.names);
+        let mut columns = base.columns;
+        columns.extend(panel.columns);
+        inputs.push(SeriesInput {
+            pair: k.pair,
+            ts: bars.ts.clone(),
+            close: bars.close.clone(),
+            names,
+            columns,
+        });
+        loaded.push((k.pair, k.side, bars));
+    }
+    // Pairs whose schemas differ (e.g. one pair with spread, the others without) cannot share
+    // one model input.
+    if let Some(odd) = inputs.iter().find(|s| s.names != inputs[0].names) {
+        return Err(AppError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "{} and {} of the {tf} panel have different feature schemas ({} vs {} features): ingest the same kind of source for every pair",
+                inputs[0].pair,
+                odd.pair,
+                inputs[0].names.len(),
+                odd.names.len()
+            ),
+        ));
+    }
+    let refs: Vec<_> = loaded.iter().map(|(p, s, b)| (*p, *s, b)).collect();
+    let panel = Panel::align(tf, &refs);
+    Ok(Inputs {
+        timeframe: tf,
+        keys,
+        series: inputs,
+        panel: PanelInput {
+            ts: panel.ts,
+            close: panel.close,
+        },
+        fingerprint: hex::encode(fingerprint.finalize()),
+    })
+}
+
+/// Runs the backtest stage inside run `run_id`.
+pub(crate) fn backtest_in(
+    store: &mut Store,
+    run_id: &str,
+    req: &BacktestRequest,
+    progress: &dyn Progress,
+) -> Result<BacktestOutcome, AppError> {
+    let Inputs {
+        timeframe: tf,
+        keys,
+        series: inputs,
+        panel,
+        fingerprint: data_fp,
+    } = load_inputs(store, req.timeframe)?;
+    let cfg = req.config(tf)?;
+    let eval_key = {
+        let mut h = Sha256::new();
+        h.update(format!(
+            "bqx-eval {} bqx-models {}\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("CARGO_PKG_VERSION")
+        ));
+        h.update(serde_json::to_string(&cfg).expect("config serializes"));
+        h.update(data_fp);
+        hex::encode(h.finalize())
+    };
+    store.log(
+        run_id,
+        "backtest",
+        LogLevel::Info,
+        &format!(
+            "{} series of {tf}, {} features, models {}, eval key {}",
+            inputs.len(),
+            inputs.first().map_or(0, |s| s.names.len()),
+            cfg.models
+                .iter()
+                .map(bqx_eval::backtest::model_name)
+                .collect::<Vec<_>>()
+                .join(", "),
+            &eval_key[..12]
+        ),
+    )?;
+    let mut cache = StoreCache {
+        store,
+        eval_key: eval_key.clone(),
+        keys: keys.iter().map(|k| (k.pair, *k)).collect(),
+        reused: 0,
+    };
+    let mut units = 0usize;
+    let report = run_backtest(&inputs, Some(&panel), &cfg, &mut cache, &mut |e| match e {
+        BacktestEvent::Planned { units: n } => {
+            units = n;
+            task_started(progress, "backtest", n as u64, "units");
+        }
+        BacktestEvent::Unit { .. } => task_advanced(progress, "backtest", 1),
+    })
+    .map_err(eval_err)?;
+    task_finished(progress, "backtest");
+    let reused_units = cache.reused;
+
+    // The report artifact and the metrics.
+    let json = render_backtest(&report).map_err(eval_err)?;
+    let rel = PathBuf::from("reports").join(run_id).join("backtest.json");
+    let path = store.dir().join(&rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| AppError::internal(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(&path, &json)
+        .map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+    store.record_artifact(
+        run_id,
+        &ArtifactRow {
+            stage: "backtest".into(),
+            kind: "report".into(),
+            path: rel.to_string_lossy().into_owned(),
+            sha256: hex::encode(Sha256::digest(json.as_bytes())),
+            bytes: json.len() as u64,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+    )?;
+    store.record_metrics(run_id, &metric_rows(&report))?;
+    for m in &report.models {
+        if m.skipped_units > 0 {
+            store.log(
+                run_id,
+                "backtest",
+                LogLevel::Warn,
+                &format!(
+                    "{}: {} of {} units had too few usable rows and were skipped",
+                    m.name, m.skipped_units, m.units
+                ),
+            )?;
+        }
+    }
+    Ok(BacktestOutcome {
+        report,
+        report_path: path,
+        eval_key,
+        units,
+        reused_units,
+    })
+}
+
+fn push_set(
+    out: &mut Vec<MetricRow>,
+    model: &str,
+    scope: &str,
+    pair: Option<&str>,
+    fold: Option<u32>,
+    m: &MetricSet,
+) {
+    let mut push = |metric: &str, value: Option<f64>, ci: Option<Interval>| {
+        out.push(MetricRow {
+            stage: "backtest".into(),
+            model: model.into(),
+            scope: scope.into(),
+            pair: pair.map(str::to_string),
+            fold,
+            metric: metric.into(),
+            value,
+            lo: ci.map(|c| c.lo),
+            hi: ci.map(|c| c.hi),
+        });
+    };
+    push("rows", Some(m.n_rows as f64), None);
+    if let Some(r) = &m.regression {
+        push("r2_vs_zero", r.r2_vs_zero, None);
+        push("r2_vs_train_mean", r.r2_vs_train_mean, None);
+        push("mae", Some(r.mae), None);
+        push("rmse", Some(r.rmse), None);
+        push("ic", r.ic, None);
+        push("std_ratio", r.std_ratio, None);
+        push("mean_error", Some(r.mean_error), None);
+    }
+    if let Some(d) = &m.direction {
+        push(
+            "directional_accuracy",
+            Some(d.accuracy),
+            d.bootstrap.or(Some(d.wilson)),
+        );
+    }
+    if let Some(t) = &m.trading {
+        push("decisions", Some(t.n_decisions as f64), None);
+        push("sharpe", t.sharpe, t.sharpe_ci);
+        push("sortino", t.sortino, None);
+        push("max_drawdown", Some(t.max_drawdown), None);
+        push("calmar", t.calmar, None);
+        push("hit_rate", t.hit_rate, t.hit_rate_ci);
+        push("profit_factor", t.profit_factor, None);
+        push("turnover", Some(t.turnover), None);
+        push("total_return", Some(t.total_return), None);
+        push("psr", t.psr, None);
+        push("deflated_sharpe", t.deflated.as_ref().map(|d| d.dsr), None);
+    }
+}
+
+/// The report flattened into registry rows: pooled, per pair, and pooled per fold.
+pub fn metric_rows(report: &BacktestReport) -> Vec<MetricRow> {
+    let mut out = Vec::new();
+    out.push(MetricRow {
+        stage: "backtest".into(),
+        model: "ceiling".into(),
+        scope: "pooled".into(),
+        pair: None,
+        fold: None,
+        metric: "r2".into(),
+        value: Some(report.ceiling.r2),
+        lo: None,
+        hi: None,
+    });
+    out.push(MetricRow {
+        stage: "backtest".into(),
+        model: "ceiling".into(),
+        scope: "pooled".into(),
+        pair: None,
+        fold: None,
+        metric: "directional_accuracy".into(),
+        value: Some(report.ceiling.directional_accuracy),
+        lo: None,
+        hi: None,
+    });
+    for m in &report.models {
+        push_set(&mut out, &m.name, "pooled", None, None, &m.report.pooled);
+        for p in &m.report.pairs {
+            push_set(
+                &mut out,
+                &m.name,
+                "pair",
+                Some(p.pair.name()),
+                None,
+                &p.all_folds,
+            );
+        }
+        for f in &m.report.pooled_by_fold {
+            push_set(&mut out, &m.name, "fold", None, Some(f.fold), &f.metrics);
+        }
+    }
+    out
+}
