@@ -2,29 +2,13 @@
 //! against real stores in temporary directories.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn bqx(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bqx"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .output()
-        .expect("run bqx")
-}
-
-fn json_ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "bqx failed ({:?}): {}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{bqx, json_ok};
 
 /// Writes a seeded synthetic market straight into the store.
 fn synth_into_store(store: &Path, bars: &str, seed: &str) {
@@ -562,8 +546,11 @@ fn export_writes_hive_partitioned_parquet_that_duckdb_reads_back() {
     // 352 features + side, tf_secs, ts + the partition columns pair, year, month.
     assert_eq!(
         meta["datasets"][0]["columns"].as_array().unwrap().len(),
-        352 + 6
+        352 + 7 + 6,
+        "352 standard + 7 microstructure features, side/tf_secs/ts and 3 partition columns"
     );
+    assert_eq!(meta["datasets"][1]["stage"], "base_panel");
+    assert_eq!(meta["datasets"][1]["rows"], 28 * 2000);
     let dataset = d["path"].as_str().unwrap();
     assert!(
         Path::new(dataset)

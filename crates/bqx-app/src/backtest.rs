@@ -62,7 +62,7 @@ impl BacktestRequest {
             cfg.seed = seed;
         }
         if let Some(models) = &self.models {
-            let all = bqx_models::ModelSpec::defaults();
+            let all = BacktestConfig::baseline_models();
             let mut chosen = Vec::new();
             for m in models {
                 let spec = all
@@ -133,20 +133,29 @@ impl UnitCache for StoreCache<'_> {
         }))
     }
 
-    fn save(&mut self, id: &UnitId, r: &UnitResult) -> bqx_eval::Result<()> {
-        let key = self.key(id);
-        let fit =
-            serde_json::to_value(&r.fit).map_err(|e| EvalError::Serialization(e.to_string()))?;
-        self.store
-            .write_eval_unit(EvalUnit {
+    fn save(&mut self, units: &[(UnitId, UnitResult)]) -> bqx_eval::Result<()> {
+        let keys: Vec<EvalUnitKey> = units.iter().map(|(id, _)| self.key(id)).collect();
+        let fits: Vec<serde_json::Value> = units
+            .iter()
+            .map(|(_, r)| serde_json::to_value(&r.fit))
+            .collect::<Result<_, _>>()
+            .map_err(|e| EvalError::Serialization(e.to_string()))?;
+        let rows: Vec<EvalUnit<'_>> = units
+            .iter()
+            .zip(&keys)
+            .zip(&fits)
+            .map(|(((_, r), key), fit)| EvalUnit {
                 eval_key: &self.eval_key,
-                unit: &key,
+                unit: key,
                 ts: &r.ts,
                 actual: &r.actual,
                 predicted: &r.predicted,
-                fit: &fit,
+                fit,
             })
-            .map_err(|e| EvalError::Serialization(format!("writing a unit: {e}")))
+            .collect();
+        self.store
+            .write_eval_units(&rows)
+            .map_err(|e| EvalError::Serialization(format!("writing units: {e}")))
     }
 }
 

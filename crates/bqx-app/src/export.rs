@@ -31,11 +31,11 @@ pub struct ExportedDataset {
     pub columns: Vec<(String, String)>,
 }
 
-/// The stage whose feature tables are exported.
-const STAGE: &str = "base";
+/// The stages whose feature tables are exported: per-pair families, then the panel families.
+const STAGES: [&str; 2] = ["base", crate::panel_features::PANEL_STAGE];
 
 impl ExportedDataset {
-    fn from_table(t: ExportedTable) -> ExportedDataset {
+    fn from_table(stage: &str, t: ExportedTable) -> ExportedDataset {
         let mut columns = vec![
             ("side".to_string(), "string".to_string()),
             ("tf_secs".to_string(), "uint32".to_string()),
@@ -51,7 +51,7 @@ impl ExportedDataset {
             ("month".to_string(), "int64 (partition)".to_string()),
         ]);
         ExportedDataset {
-            stage: STAGE.into(),
+            stage: stage.into(),
             layout: "hive: pair=…/year=…/month=…/data_0.parquet".into(),
             path: t.path,
             schema_hash: t.schema_hash,
@@ -62,7 +62,7 @@ impl ExportedDataset {
     }
 }
 
-/// Exports the base feature tables of the store under `dir` and writes `dir/metadata.json`.
+/// Exports the base feature tables of the store (per-pair and panel families) under `dir` and writes `dir/metadata.json`.
 pub fn export_parquet(store_dir: &Path, dir: &Path) -> Result<ExportReport, AppError> {
     let started = Instant::now();
     if !store_dir.join(bqx_store::DUCKDB_FILE).exists() {
@@ -74,17 +74,18 @@ pub fn export_parquet(store_dir: &Path, dir: &Path) -> Result<ExportReport, AppE
     let store = open_store(store_dir, "bqx export")?;
     std::fs::create_dir_all(dir)
         .map_err(|e| AppError::internal(format!("{}: {e}", dir.display())))?;
-    let tables = store.export_features_parquet(STAGE, dir)?;
-    if tables.is_empty() {
+    let mut datasets = Vec::new();
+    for stage in STAGES {
+        for t in store.export_features_parquet(stage, dir)? {
+            datasets.push(ExportedDataset::from_table(stage, t));
+        }
+    }
+    if datasets.is_empty() {
         return Err(AppError::new(
             ErrorCode::InvalidArgument,
             "the store has no features yet: run `bqx run --stages base` first",
         ));
     }
-    let datasets: Vec<ExportedDataset> = tables
-        .into_iter()
-        .map(ExportedDataset::from_table)
-        .collect();
     let metadata = dir.join("metadata.json");
     let text = serde_json::to_string_pretty(&serde_json::json!({
         "producer": format!("bqx {}", env!("CARGO_PKG_VERSION")),

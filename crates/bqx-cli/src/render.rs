@@ -411,8 +411,9 @@ fn ci(i: Option<bqx_app::Interval>, f: impl Fn(f64) -> String) -> String {
 /// ceiling, then directional accuracy and Sharpe per pair.
 pub fn backtest(o: &BacktestOutcome) {
     let r = &o.report;
-    let first = r.folds.first().map(|f| format_utc_micros(f.test_start));
-    let last = r.folds.last().map(|f| format_utc_micros(f.test_end));
+    let day = |us: i64| format_utc_micros(us).chars().take(10).collect::<String>();
+    let first = r.folds.first().map(|f| day(f.test_start));
+    let last = r.series.iter().filter_map(|s| s.last_ts).max().map(day);
     println!(
         "target {}; {} pairs; {} folds testing {} … {}; {} features per row",
         r.target,
@@ -462,8 +463,16 @@ pub fn backtest(o: &BacktestOutcome) {
             opt(reg.and_then(|x| x.r2_vs_zero), 4),
             opt(reg.and_then(|x| x.r2_vs_train_mean), 4),
             opt(reg.and_then(|x| x.ic), 3),
-            dir.map(|d| pct(d.accuracy)).unwrap_or_else(|| "-".into()),
-            ci(dir.and_then(|d| d.bootstrap.or(Some(d.wilson))), pct),
+            if m.name == "zero" {
+                "n/a (no direction)".into()
+            } else {
+                dir.map(|d| pct(d.accuracy)).unwrap_or_else(|| "-".into())
+            },
+            if m.name == "zero" {
+                String::new()
+            } else {
+                ci(dir.and_then(|d| d.bootstrap.or(Some(d.wilson))), pct)
+            },
             opt(tr.and_then(|x| x.sharpe), 2),
             ci(tr.and_then(|x| x.sharpe_ci), |v| format!("{v:.2}")),
             tr.map(|x| format!("{:.3}", x.max_drawdown))

@@ -97,7 +97,7 @@ fn config() -> BacktestConfig {
         },
         models: vec![
             ModelSpec::Zero,
-            ModelSpec::Ridge(RidgeConfig { alpha: 10.0 }),
+            ModelSpec::Ridge(RidgeConfig::default()),
             ModelSpec::RandomForest(ForestConfig {
                 n_trees: 20,
                 max_depth: Some(6),

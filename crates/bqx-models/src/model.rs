@@ -515,6 +515,12 @@ mod tests {
         assert_eq!(s.seed(), Some(9));
         assert_eq!(ModelSpec::Zero.with_seed(9).seed(), None);
         let r: ModelSpec = serde_json::from_str(r#"{"kind":"ridge","alpha":3.0}"#).unwrap();
-        assert_eq!(r, ModelSpec::Ridge(RidgeConfig { alpha: 3.0 }));
+        assert_eq!(
+            r,
+            ModelSpec::Ridge(RidgeConfig {
+                alpha: 3.0,
+                ..RidgeConfig::default()
+            })
+        );
     }
 }

@@ -1,9 +1,6 @@
 //! Ridge regression (smartcore) on standardized features.
 
 use serde::{Deserialize, Serialize};
-use smartcore::linalg::basic::arrays::Array;
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::linalg::traits::cholesky::CholeskyDecomposable;
 
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -15,24 +12,33 @@ use crate::scaler::StandardScaler;
 #[serde(default, deny_unknown_fields)]
 pub struct RidgeConfig {
     /// L2 penalty on the coefficients of the **standardized** features (≥ 0; must be > 0
-    /// when a feature is constant on the training rows). Default 1.0.
+    /// when a feature is constant on the training rows). Default 1.0. Used as is when
+    /// `alphas` is empty or no validation rows are given.
     pub alpha: f64,
+    /// Candidate penalties: with validation rows, the one with the lowest validation MSE is
+    /// chosen (the normal equations are formed once and solved per candidate). Default
+    /// 1, 10, …, 10⁵.
+    pub alphas: Vec<f64>,
 }
 
 impl Default for RidgeConfig {
     fn default() -> Self {
-        RidgeConfig { alpha: 1.0 }
+        RidgeConfig {
+            alpha: 1.0,
+            alphas: vec![1.0, 10.0, 100.0, 1e3, 1e4, 1e5],
+        }
     }
 }
 
 impl RidgeConfig {
     /// Checks the hyper-parameters.
     pub fn validate(&self) -> Result<()> {
-        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
-            return Err(Error::InvalidConfig(format!(
-                "ridge alpha must be finite and ≥ 0, got {}",
-                self.alpha
-            )));
+        for &a in std::iter::once(&self.alpha).chain(&self.alphas) {
+            if !(a.is_finite() && a >= 0.0) {
+                return Err(Error::InvalidConfig(format!(
+                    "ridge alpha must be finite and ≥ 0, got {a}"
+                )));
+            }
         }
         Ok(())
     }
@@ -47,6 +53,9 @@ pub struct RidgeState {
     pub coefficients: Vec<f64>,
     /// Intercept (the training mean of the target).
     pub intercept: f64,
+    /// The penalty used (chosen on the validation rows when candidates were given).
+    #[serde(default)]
+    pub alpha: f64,
 }
 
 impl RidgeState {
@@ -98,35 +107,73 @@ impl RidgeState {
 /// Solves `(ZᵀZ + αI) w = Zᵀy` for row-major `z` (n × p): the Gram matrix and `Zᵀy` are
 /// accumulated row by row (upper triangle, then mirrored), the system is solved by smartcore's
 /// Cholesky decomposition.
-fn solve_normal_equations(z: &Matrix, y: &[f64], alpha: f64) -> Result<Vec<f64>> {
-    let p = z.cols();
-    let mut gram = vec![0.0; p * p];
-    let mut xty = vec![0.0; p];
-    for (i, &yi) in y.iter().enumerate() {
-        let row = z.row(i);
-        for (j, &zj) in row.iter().enumerate() {
-            xty[j] += zj * yi;
-            let upper = &mut gram[j * p + j..(j + 1) * p];
-            for (g, &zk) in upper.iter_mut().zip(&row[j..]) {
-                *g += zj * zk;
-            }
-        }
-    }
+fn normal_equations(z: &Matrix, y: &[f64]) -> Result<(Vec<f64>, Vec<f64>)> {
+    // ZᵀZ and Zᵀy by candle's CPU matrix multiply (f64, gemm): cache-blocked and
+    // multi-threaded over output tiles, so the sums of each entry run in a fixed order and the
+    // result does not depend on the thread count.
+    let (n, p) = z.shape();
+    let backend = Error::from;
+    let dev = candle_core::Device::Cpu;
+    let zt = candle_core::Tensor::from_slice(z.as_slice(), (n, p), &dev).map_err(backend)?;
+    let yt = candle_core::Tensor::from_slice(y, (n, 1), &dev).map_err(backend)?;
+    let ztt = zt.t().map_err(backend)?;
+    let gram = ztt
+        .matmul(&zt)
+        .and_then(|g| g.flatten_all())
+        .and_then(|g| g.to_vec1::<f64>())
+        .map_err(backend)?;
+    let xty = ztt
+        .matmul(&yt)
+        .and_then(|g| g.flatten_all())
+        .and_then(|g| g.to_vec1::<f64>())
+        .map_err(backend)?;
+    Ok((gram, xty))
+}
+
+/// Solves the normal equations `(gram + αI) w = xty` by a Cholesky factorization on a flat
+/// row-major buffer (p³/6 multiply-adds; the backtest solves it once per candidate alpha, so
+/// smartcore's element-accessor Cholesky was the bottleneck). A unit test checks the
+/// coefficients against smartcore's own `RidgeRegression`.
+fn solve_normal_equations(gram: &[f64], xty: &[f64], alpha: f64) -> Result<Vec<f64>> {
+    let p = xty.len();
+    let mut l = gram.to_vec();
     for j in 0..p {
-        gram[j * p + j] += alpha;
-        for k in 0..j {
-            gram[j * p + k] = gram[k * p + j];
-        }
+        l[j * p + j] += alpha;
     }
-    let a = DenseMatrix::new(p, p, gram, false)?;
-    let b = DenseMatrix::new(p, 1, xty, false)?;
-    let w = a
-        .cholesky_solve_mut(b)
-        .map_err(|e| Error::InvalidTrainingData {
-            kind: ModelKind::Ridge,
-            reason: format!("the ridge system is not positive definite ({e}); increase alpha"),
-        })?;
-    Ok((0..p).map(|j| *w.get((j, 0))).collect())
+    let not_pd = || Error::InvalidTrainingData {
+        kind: ModelKind::Ridge,
+        reason: "the ridge system is not positive definite; increase alpha".into(),
+    };
+    // In place: the lower triangle of `l` becomes L with L·Lᵀ = gram + αI.
+    for j in 0..p {
+        let (done, rest) = l.split_at_mut(j * p);
+        let row_j = &mut rest[..p];
+        for k in 0..j {
+            let row_k = &done[k * p..k * p + k + 1];
+            let dot: f64 = row_j[..k].iter().zip(&row_k[..k]).map(|(a, b)| a * b).sum();
+            row_j[k] = (row_j[k] - dot) / row_k[k];
+        }
+        let d = row_j[j] - row_j[..j].iter().map(|a| a * a).sum::<f64>();
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(not_pd());
+        }
+        row_j[j] = d.sqrt();
+    }
+    // L·z = xty, then Lᵀ·w = z.
+    let mut w = xty.to_vec();
+    for j in 0..p {
+        let row = &l[j * p..j * p + j];
+        let dot: f64 = row.iter().zip(&w[..j]).map(|(a, b)| a * b).sum();
+        w[j] = (w[j] - dot) / l[j * p + j];
+    }
+    for j in (0..p).rev() {
+        let mut v = w[j];
+        for k in j + 1..p {
+            v -= l[k * p + j] * w[k];
+        }
+        w[j] = v / l[j * p + j];
+    }
+    Ok(w)
 }
 
 /// Ridge regression.
@@ -135,11 +182,11 @@ fn solve_normal_equations(z: &Matrix, y: &[f64], alpha: f64) -> Result<Vec<f64>>
 /// and the target is centred on its training mean ȳ; the coefficients solve
 /// `(ZᵀZ + αI) w = Zᵀ(y − ȳ)` and the intercept is ȳ (not penalized). This is exactly what
 /// smartcore's `RidgeRegression::fit` computes with `normalize = false` and its Cholesky
-/// solver, and the solve **is** smartcore's (`CholeskyDecomposable::cholesky_solve_mut`), but
-/// the normal equations are assembled here: smartcore forms `ZᵀZ` with a naive, cache-hostile
-/// triple loop that did not finish in 4 minutes on 100 000 × 350 rows, against a few seconds
-/// for the row-wise accumulation below. A unit test checks that both give the same
-/// coefficients. Sums run in row order, so the fit is deterministic.
+/// solver — a unit test checks that both give the same coefficients — but assembled and solved
+/// here: smartcore forms `ZᵀZ` with a naive triple loop that did not finish in 4 minutes on
+/// 100 000 × 350 rows, and its accessor-based Cholesky dominated the walk-forward backtest
+/// (one solve per candidate alpha per fold and pair). `ZᵀZ` comes from candle's gemm (output
+/// tiles in parallel, each sum in a fixed order: deterministic whatever the thread count).
 ///
 /// Predictions are computed from the coefficients, so a model restored from its JSON card
 /// predicts bit-identically. Fitting needs more training rows than features (as smartcore);
@@ -217,7 +264,39 @@ impl Regressor for Ridge {
         let (scaler, z) = StandardScaler::fit_transform(x)?;
         let y_mean = y.iter().sum::<f64>() / n as f64;
         let yc: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
-        let coefficients = solve_normal_equations(&z, &yc, self.config.alpha)?;
+        let (gram, xty) = normal_equations(&z, &yc)?;
+        let (coefficients, alpha) = match valid {
+            Some((vx, vy)) if !self.config.alphas.is_empty() && vx.rows() > 0 => {
+                // The candidate with the lowest validation MSE (ties: the smaller alpha).
+                let vz = scaler.transform(vx)?;
+                let mut best: Option<(f64, Vec<f64>, f64)> = None;
+                for &a in &self.config.alphas {
+                    let Ok(w) = solve_normal_equations(&gram, &xty, a) else {
+                        continue;
+                    };
+                    let mse = (0..vz.rows())
+                        .map(|i| {
+                            let pred =
+                                y_mean + vz.row(i).iter().zip(&w).map(|(x, c)| x * c).sum::<f64>();
+                            (pred - vy[i]).powi(2)
+                        })
+                        .sum::<f64>()
+                        / vz.rows() as f64;
+                    if mse.is_finite() && best.as_ref().is_none_or(|b| mse < b.0) {
+                        best = Some((mse, w, a));
+                    }
+                }
+                let (_, w, a) = best.ok_or_else(|| Error::InvalidTrainingData {
+                    kind: ModelKind::Ridge,
+                    reason: "no candidate alpha gives a solvable system".into(),
+                })?;
+                (w, a)
+            }
+            _ => (
+                solve_normal_equations(&gram, &xty, self.config.alpha)?,
+                self.config.alpha,
+            ),
+        };
         let intercept = y_mean;
         if coefficients.iter().any(|c| !c.is_finite()) {
             return Err(Error::InvalidTrainingData {
@@ -229,6 +308,7 @@ impl Regressor for Ridge {
             scaler,
             coefficients,
             intercept,
+            alpha,
         };
         let report = FitReport::basic(ModelKind::Ridge, x, y, valid, |m| state.predict(m))?;
         self.state = Some(state);
@@ -277,7 +357,10 @@ mod tests {
         let y_mean = y.iter().sum::<f64>() / n as f64;
         let yc: Vec<f64> = y.iter().map(|v| v - y_mean).collect();
         for alpha in [1e-3, 1.0, 50.0] {
-            let ours = solve_normal_equations(&z, &yc, alpha).unwrap();
+            let (g, b) = normal_equations(&z, &yc).unwrap();
+            let ours = solve_normal_equations(&g, &b, alpha).unwrap();
+            use smartcore::linalg::basic::arrays::Array;
+            use smartcore::linalg::basic::matrix::DenseMatrix;
             let zm = DenseMatrix::new(n, p, z.as_slice().to_vec(), false).unwrap();
             let params = RidgeRegressionParameters::default()
                 .with_alpha(alpha)

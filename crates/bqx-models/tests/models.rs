@@ -69,7 +69,11 @@ fn ridge_recovers_known_coefficients() {
     let f = |row: &[f64]| 1.5 + row.iter().zip(&beta).map(|(x, b)| x * b).sum::<f64>();
     let (x, y) = synth(600, 5, 1, 0.01, f);
     let (xt, yt) = synth(300, 5, 2, 0.01, f);
-    let mut m = Model::new(ModelSpec::Ridge(RidgeConfig { alpha: 1e-3 })).unwrap();
+    let mut m = Model::new(ModelSpec::Ridge(RidgeConfig {
+        alpha: 1e-3,
+        alphas: vec![],
+    }))
+    .unwrap();
     let report = m.fit(&x, &y, Some((&xt, &yt))).unwrap();
     let score = r2(&m.predict(&xt).unwrap(), &yt);
     assert!(score > 0.99, "held-out R² {score}");
@@ -92,7 +96,11 @@ fn ridge_handles_a_constant_feature() {
     cols.push(vec![7.0; 200]);
     let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
     let x4 = Matrix::from_columns(&refs).unwrap();
-    let mut m = Model::new(ModelSpec::Ridge(RidgeConfig { alpha: 1e-3 })).unwrap();
+    let mut m = Model::new(ModelSpec::Ridge(RidgeConfig {
+        alpha: 1e-3,
+        alphas: vec![],
+    }))
+    .unwrap();
     m.fit(&x4, &y, None).unwrap();
     assert!(r2(&m.predict(&x4).unwrap(), &y) > 0.99);
 }
@@ -431,7 +439,10 @@ fn every_kind_runs_through_one_loop() {
 #[test]
 fn invalid_configurations_are_refused() {
     let bad = [
-        ModelSpec::Ridge(RidgeConfig { alpha: -1.0 }),
+        ModelSpec::Ridge(RidgeConfig {
+            alpha: -1.0,
+            alphas: vec![],
+        }),
         ModelSpec::RandomForest(ForestConfig {
             n_trees: 0,
             ..Default::default()

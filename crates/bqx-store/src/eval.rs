@@ -100,73 +100,89 @@ impl Store {
         })
     }
 
-    /// Writes one complete unit (replacing a previous copy) in one transaction.
-    pub fn write_eval_unit(&mut self, u: EvalUnit<'_>) -> Result<()> {
-        let n = u.ts.len();
-        if u.actual.len() != n || u.predicted.len() != n {
-            return Err(StoreError::Invalid(format!(
-                "eval unit {} fold {}: {} times, {} actuals, {} predictions",
-                u.unit.model,
-                u.unit.fold,
-                n,
-                u.actual.len(),
-                u.predicted.len()
-            )));
+    /// Writes complete units in one transaction (each replaces a previous copy of itself).
+    pub fn write_eval_units(&mut self, units: &[EvalUnit<'_>]) -> Result<()> {
+        for u in units {
+            let n = u.ts.len();
+            if u.actual.len() != n || u.predicted.len() != n {
+                return Err(StoreError::Invalid(format!(
+                    "eval unit {} fold {}: {} times, {} actuals, {} predictions",
+                    u.unit.model,
+                    u.unit.fold,
+                    n,
+                    u.actual.len(),
+                    u.predicted.len()
+                )));
+            }
         }
-        let (p, s, tf) = u.unit.series.codes();
         let tx = self.duck.transaction()?;
-        let key = duckdb::params![u.eval_key, u.unit.model, u.unit.fold as i32, p, s, tf];
-        tx.execute(
-            "DELETE FROM predictions WHERE eval_key = ? AND model = ? AND fold = ? \
-             AND pair_id = ? AND side_id = ? AND tf_secs = ?",
-            key,
-        )?;
-        tx.execute(
-            "DELETE FROM eval_units WHERE eval_key = ? AND model = ? AND fold = ? \
-             AND pair_id = ? AND side_id = ? AND tf_secs = ?",
-            key,
-        )?;
-        if n > 0 {
-            let mut fields = vec![
-                Field::new("eval_key", DataType::Utf8, false),
-                Field::new("model", DataType::Utf8, false),
-                Field::new("fold", DataType::Int32, false),
-            ];
-            let mut k = crate::bars::key_fields();
-            fields.append(&mut k);
-            fields.push(Field::new("actual", DataType::Float64, true));
-            fields.push(Field::new("predicted", DataType::Float64, false));
-            let schema = Arc::new(Schema::new(fields));
-            let mut arrays: Vec<Arc<dyn Array>> = vec![
-                Arc::new(StringArray::from(vec![u.eval_key; n])),
-                Arc::new(StringArray::from(vec![u.unit.model.as_str(); n])),
-                Arc::new(Int32Array::from(vec![u.unit.fold as i32; n])),
-            ];
-            arrays.extend(crate::bars::key_arrays(u.unit.series, u.ts.to_vec()));
-            arrays.push(Arc::new(Float64Array::from_iter(
-                u.actual.iter().map(|&v| (!v.is_nan()).then_some(v)),
-            )));
-            arrays.push(Arc::new(Float64Array::from(u.predicted.to_vec())));
-            let batch = RecordBatch::try_new(schema, arrays)
-                .map_err(|e| StoreError::Invalid(format!("building a prediction batch: {e}")))?;
+        let mut fields = vec![
+            Field::new("eval_key", DataType::Utf8, false),
+            Field::new("model", DataType::Utf8, false),
+            Field::new("fold", DataType::Int32, false),
+        ];
+        fields.append(&mut crate::bars::key_fields());
+        fields.push(Field::new("actual", DataType::Float64, true));
+        fields.push(Field::new("predicted", DataType::Float64, false));
+        let schema = Arc::new(Schema::new(fields));
+        {
             let mut app = tx.appender("predictions")?;
-            app.append_record_batch(batch)?;
+            for u in units {
+                let (p, s, tf) = u.unit.series.codes();
+                let key = duckdb::params![u.eval_key, u.unit.model, u.unit.fold as i32, p, s, tf];
+                // A unit is complete exactly when its `eval_units` row exists (both are written
+                // in one transaction), so only a complete earlier copy can be present.
+                let existing: i64 = tx.query_row(
+                    "SELECT count(*) FROM eval_units WHERE eval_key = ? AND model = ? AND fold = ? \
+                     AND pair_id = ? AND side_id = ? AND tf_secs = ?",
+                    key,
+                    |r| r.get(0),
+                )?;
+                if existing > 0 {
+                    for table in ["predictions", "eval_units"] {
+                        tx.execute(
+                            &format!(
+                                "DELETE FROM {table} WHERE eval_key = ? AND model = ? AND fold = ? \
+                                 AND pair_id = ? AND side_id = ? AND tf_secs = ?"
+                            ),
+                            key,
+                        )?;
+                    }
+                }
+                let n = u.ts.len();
+                if n > 0 {
+                    let mut arrays: Vec<Arc<dyn Array>> = vec![
+                        Arc::new(StringArray::from(vec![u.eval_key; n])),
+                        Arc::new(StringArray::from(vec![u.unit.model.as_str(); n])),
+                        Arc::new(Int32Array::from(vec![u.unit.fold as i32; n])),
+                    ];
+                    arrays.extend(crate::bars::key_arrays(u.unit.series, u.ts.to_vec()));
+                    arrays.push(Arc::new(Float64Array::from_iter(
+                        u.actual.iter().map(|&v| (!v.is_nan()).then_some(v)),
+                    )));
+                    arrays.push(Arc::new(Float64Array::from(u.predicted.to_vec())));
+                    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| {
+                        StoreError::Invalid(format!("building a prediction batch: {e}"))
+                    })?;
+                    app.append_record_batch(batch)?;
+                }
+                tx.execute(
+                    "INSERT INTO eval_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
+                    duckdb::params![
+                        u.eval_key,
+                        u.unit.model,
+                        u.unit.fold as i32,
+                        p,
+                        s,
+                        tf,
+                        n as i64,
+                        u.fit.to_string(),
+                        now_rfc3339()
+                    ],
+                )?;
+            }
             app.flush()?;
         }
-        tx.execute(
-            "INSERT INTO eval_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TIMESTAMPTZ))",
-            duckdb::params![
-                u.eval_key,
-                u.unit.model,
-                u.unit.fold as i32,
-                p,
-                s,
-                tf,
-                n as i64,
-                u.fit.to_string(),
-                now_rfc3339()
-            ],
-        )?;
         tx.commit()?;
         Ok(())
     }
