@@ -294,11 +294,8 @@ pub(crate) fn backtest_in(
     let cfg = req.config(tf)?;
     let eval_key = {
         let mut h = Sha256::new();
-        h.update(format!(
-            "bqx-eval {} bqx-models {}\n",
-            env!("CARGO_PKG_VERSION"),
-            env!("CARGO_PKG_VERSION")
-        ));
+        // The workspace shares one version: it stands for bqx-eval and bqx-models too.
+        h.update(format!("bqx {}\n", env!("CARGO_PKG_VERSION")));
         h.update(serde_json::to_string(&cfg).expect("config serializes"));
         h.update(data_fp);
         hex::encode(h.finalize())

@@ -511,7 +511,7 @@ pub struct ParquetBars {
     pub has_pair: bool,
 }
 
-pub(crate) fn key_from_codes(p: u8, s: u8, tf: u32) -> Result<SeriesKey> {
+fn key_from_codes(p: u8, s: u8, tf: u32) -> Result<SeriesKey> {
     Ok(SeriesKey {
         pair: Pair::from_index(p as usize)
             .ok_or_else(|| StoreError::Invalid(format!("unknown pair id {p}")))?,

@@ -4,7 +4,6 @@
 //! in one transaction, so a killed run leaves either the whole unit or nothing, and a re-run
 //! with the same `eval_key` reuses every complete unit.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use duckdb::arrow::array::{
@@ -13,7 +12,6 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Schema};
 use duckdb::arrow::record_batch::RecordBatch;
 
-use crate::bars::key_from_codes;
 use crate::{Result, SeriesKey, Store, StoreError, now_rfc3339};
 
 /// Identifies a unit within an evaluation.
@@ -46,32 +44,6 @@ pub struct Prediction {
 }
 
 impl Store {
-    /// The units of an evaluation that are complete.
-    pub fn eval_units_done(&self, eval_key: &str) -> Result<BTreeSet<EvalUnitKey>> {
-        let mut st = self.duck.prepare(
-            "SELECT model, fold, pair_id, side_id, tf_secs FROM eval_units WHERE eval_key = ?",
-        )?;
-        let rows = st.query_map([eval_key], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i32>(1)?,
-                r.get::<_, u8>(2)?,
-                r.get::<_, u8>(3)?,
-                r.get::<_, u32>(4)?,
-            ))
-        })?;
-        let mut out = BTreeSet::new();
-        for row in rows {
-            let (model, fold, p, s, tf) = row?;
-            out.insert(EvalUnitKey {
-                model,
-                fold: fold as u32,
-                series: key_from_codes(p, s, tf)?,
-            });
-        }
-        Ok(out)
-    }
-
     /// The fit report recorded with a complete unit.
     pub fn eval_unit_fit(
         &self,
