@@ -44,6 +44,8 @@ pub struct BacktestOutcome {
     pub report_path: PathBuf,
     /// Hash of everything the units depend on; units with this key are reused.
     pub eval_key: String,
+    /// The evaluated series (their predictions are stored under `eval_key`).
+    pub series: Vec<SeriesKey>,
     pub units: usize,
     pub reused_units: usize,
 }
@@ -278,6 +280,36 @@ fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, Ap
 }
 
 /// Runs the backtest stage inside run `run_id`.
+/// Writes `<store>/reports/<run_id>/<name>` and records it as an artifact of the backtest stage.
+fn write_artifact(
+    store: &mut Store,
+    run_id: &str,
+    kind: &str,
+    name: &str,
+    text: &str,
+) -> Result<PathBuf, AppError> {
+    let rel = PathBuf::from("reports").join(run_id).join(name);
+    let path = store.dir().join(&rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| AppError::internal(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(&path, text)
+        .map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
+    store.record_artifact(
+        run_id,
+        &ArtifactRow {
+            stage: "backtest".into(),
+            kind: kind.into(),
+            path: rel.to_string_lossy().into_owned(),
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            bytes: text.len() as u64,
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+    )?;
+    Ok(path)
+}
+
 pub(crate) fn backtest_in(
     store: &mut Store,
     run_id: &str,
@@ -334,27 +366,12 @@ pub(crate) fn backtest_in(
     task_finished(progress, "backtest");
     let reused_units = cache.reused;
 
-    // The report artifact and the metrics.
+    // The report and the P&L paths as artifacts, and the metrics.
     let json = render_backtest(&report).map_err(eval_err)?;
-    let rel = PathBuf::from("reports").join(run_id).join("backtest.json");
-    let path = store.dir().join(&rel);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| AppError::internal(format!("{}: {e}", parent.display())))?;
-    }
-    std::fs::write(&path, &json)
-        .map_err(|e| AppError::internal(format!("{}: {e}", path.display())))?;
-    store.record_artifact(
-        run_id,
-        &ArtifactRow {
-            stage: "backtest".into(),
-            kind: "report".into(),
-            path: rel.to_string_lossy().into_owned(),
-            sha256: hex::encode(Sha256::digest(json.as_bytes())),
-            bytes: json.len() as u64,
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        },
-    )?;
+    let path = write_artifact(store, run_id, "report", "backtest.json", &json)?;
+    let equity = serde_json::to_string(&report.equity)
+        .map_err(|e| AppError::internal(format!("equity paths: {e}")))?;
+    write_artifact(store, run_id, "equity", "equity.json", &equity)?;
     store.record_metrics(run_id, &metric_rows(&report))?;
     for m in &report.models {
         if m.skipped_units > 0 {
@@ -373,6 +390,7 @@ pub(crate) fn backtest_in(
         report,
         report_path: path,
         eval_key,
+        series: keys,
         units,
         reused_units,
     })

@@ -13,6 +13,10 @@ pub enum ErrorCode {
     StoreInUse,
     /// The store was written by a newer bqx or a migration was edited.
     StoreVersion,
+    /// What was asked for does not exist (a run, a model, a pair).
+    NotFound,
+    /// The request conflicts with work in progress (a job is already running).
+    Conflict,
     /// Anything else: a bug or an environment failure (disk full, permissions).
     Internal,
 }
@@ -24,6 +28,8 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::StoreInUse => "store_in_use",
             ErrorCode::StoreVersion => "store_version",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }
@@ -31,7 +37,7 @@ impl ErrorCode {
     /// Process exit code for the CLI: 2 for unusable input or bad arguments, 1 otherwise.
     pub fn exit_code(self) -> i32 {
         match self {
-            ErrorCode::UnusableInput | ErrorCode::InvalidArgument => 2,
+            ErrorCode::UnusableInput | ErrorCode::InvalidArgument | ErrorCode::NotFound => 2,
             _ => 1,
         }
     }

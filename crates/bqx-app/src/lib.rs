@@ -4,6 +4,7 @@
 
 mod backtest;
 mod catalog;
+mod decimate;
 mod demo;
 mod error;
 mod export;
@@ -12,6 +13,7 @@ mod panel_features;
 mod pipeline;
 mod progress;
 mod run;
+mod service;
 mod stage;
 mod status;
 mod synth;
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use backtest::{BacktestOutcome, BacktestRequest, metric_rows};
 pub use catalog::{FeatureCatalog, feature_catalog};
+pub use decimate::{decimate_minmax, drawdown};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
 pub use error::{AppError, ErrorCode};
 pub use export::{ExportReport, ExportedDataset, export_parquet};
@@ -32,12 +35,18 @@ pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use run::{
     BaseReport, BaseSeriesReport, RUNNABLE, STAGES, check_stages, run_base, schema_hash,
 };
+pub use service::{
+    Coverage, CoverageRow, Equity, JobSnapshot, JobStage, JobTask, MAX_POINTS, MetricFilter,
+    Pipeline, PipelineStage, Predictions, PriceSeries, RunDetail, RunStage, RunSummary, Service,
+    ServiceEvent,
+};
 pub use status::{StatusReport, status};
 pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 
 pub use bqx_eval::Interval;
 pub use bqx_eval::report::Verdict;
 pub use bqx_ingest::{FormatChoice, SourceTz};
+pub use bqx_store::{ArtifactRow, LogRow, MetricRow};
 
 /// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory
 /// (`~/.local/share/bqx` on Linux).
@@ -56,6 +65,22 @@ pub fn resolve_store_dir(flag: Option<&Path>) -> Result<PathBuf, AppError> {
                 "cannot find a data directory for this user; pass --store DIR or set BQX_HOME",
             )
         })
+}
+
+/// The store to show (`bqx serve`, the desktop app): `--store DIR`, else `$BQX_HOME`, else the
+/// data directory when it holds a store, else its `demo` store when only that exists (where
+/// `bqx demo` writes by default), else the data directory.
+pub fn resolve_view_store_dir(flag: Option<&Path>) -> Result<PathBuf, AppError> {
+    let explicit = flag.is_some() || std::env::var_os("BQX_HOME").is_some_and(|v| !v.is_empty());
+    let dir = resolve_store_dir(flag)?;
+    if explicit || dir.join(bqx_store::DUCKDB_FILE).exists() {
+        return Ok(dir);
+    }
+    let demo = dir.join("demo");
+    if demo.join(bqx_store::DUCKDB_FILE).exists() {
+        return Ok(demo);
+    }
+    Ok(dir)
 }
 
 /// Opens the store at `dir` for this process, describing it as `holder` to anyone else.

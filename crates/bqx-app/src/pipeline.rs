@@ -121,6 +121,7 @@ pub fn run_pipeline(
                             "units": o.units,
                             "reused_units": o.reused_units,
                             "eval_key": o.eval_key,
+                            "series": o.series,
                             "report": o.report_path,
                         })
                     },

@@ -5,6 +5,11 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ProgressEvent {
+    /// A run was recorded in the registry under `run_id`.
+    RunStarted {
+        run_id: String,
+        kind: String,
+    },
     StageStarted {
         stage: String,
     },

@@ -24,6 +24,10 @@ impl<'a> RunContext<'a> {
         progress: &'a dyn Progress,
     ) -> Result<RunContext<'a>, AppError> {
         let run_id = store.begin_run(kind, args)?;
+        progress.event(ProgressEvent::RunStarted {
+            run_id: run_id.clone(),
+            kind: kind.into(),
+        });
         Ok(RunContext {
             store,
             run_id,

@@ -109,6 +109,20 @@ enum Command {
     /// Run everything that exists on the embedded ECB reference rates (store: --store, else
     /// <data dir>/demo).
     Demo,
+    /// Serve the HTTP API and the web UI (loopback by default; off loopback a token is
+    /// required, generated and printed unless given). Store: --store, else $BQX_HOME, else the
+    /// data directory, or its demo store when only that exists.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8750")]
+        bind: std::net::SocketAddr,
+        /// Token required on every request (off loopback one is generated if not given).
+        #[arg(long, env = "BQX_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The built web UI (default: <exe>/../share/bqx/ui, else ./ui/dist).
+        #[arg(long, value_name = "DIR", env = "BQX_UI_DIR")]
+        ui: Option<PathBuf>,
+    },
 }
 
 /// Options of the backtest stage (defaults: evaluation.md).
@@ -139,6 +153,93 @@ impl BacktestArgs {
             seed: Some(self.seed),
             timeframe: self.timeframe,
         }
+    }
+}
+
+/// `bqx serve`: the API and the UI until Ctrl-C or SIGTERM.
+fn serve(
+    dir: &std::path::Path,
+    bind: std::net::SocketAddr,
+    token: Option<String>,
+    ui: Option<PathBuf>,
+) -> Result<(), AppError> {
+    let internal = |e: std::io::Error| AppError::internal(format!("server: {e}"));
+    let ui = ui.or_else(default_ui_dir);
+    if let Some(u) = &ui
+        && !u.join("index.html").is_file()
+    {
+        return Err(AppError::new(
+            bqx_app::ErrorCode::InvalidArgument,
+            format!(
+                "{} has no index.html (build the UI: npm --prefix ui install && npm --prefix ui run build)",
+                u.display()
+            ),
+        ));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(internal)?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
+            AppError::new(
+                bqx_app::ErrorCode::InvalidArgument,
+                format!("cannot listen on {bind}: {e}"),
+            )
+        })?;
+        let addr = listener.local_addr().map_err(internal)?;
+        let (mut cfg, generated) = bqx_http::HttpConfig::new(addr, token);
+        cfg.ui_dir = ui.clone();
+        let service = bqx_app::Service::new(dir);
+        let router = bqx_http::router(service, &cfg);
+        println!("listening on http://{addr}");
+        println!("store {}", dir.display());
+        match &ui {
+            Some(u) => println!("ui {}", u.display()),
+            None => println!(
+                "ui not found: API only (build it: npm --prefix ui install && npm --prefix ui run build)"
+            ),
+        }
+        if let Some(t) = generated {
+            println!("token {t} (generated; open http://{addr}/?token={t})");
+        } else if cfg.token.is_some() {
+            println!("token required (as given)");
+        }
+        bqx_http::serve(listener, router, shutdown_signal())
+            .await
+            .map_err(internal)
+    })
+}
+
+/// The installed UI (`<exe>/../share/bqx/ui`), else `./ui/dist` when run from a checkout.
+fn default_ui_dir() -> Option<PathBuf> {
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|p| p.join("../share/bqx/ui")));
+    [installed, Some(PathBuf::from("ui/dist"))]
+        .into_iter()
+        .flatten()
+        .find(|d| d.join("index.html").is_file())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
     }
 }
 
@@ -314,6 +415,10 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 render::status(&report);
                 Ok(())
             }
+        }
+        Command::Serve { bind, token, ui } => {
+            let dir = bqx_app::resolve_view_store_dir(cli.store.as_deref())?;
+            serve(&dir, bind, token, ui)
         }
         Command::Demo => {
             let dir = match cli.store {

@@ -84,7 +84,8 @@ impl Progress for Bars {
                     b.finish_and_clear();
                 }
             }
-            ProgressEvent::StageStarted { .. }
+            ProgressEvent::RunStarted { .. }
+            | ProgressEvent::StageStarted { .. }
             | ProgressEvent::StageFinished { .. }
             | ProgressEvent::Message { .. } => {}
         }

@@ -254,6 +254,70 @@ pub struct BacktestReport {
     pub models: Vec<ModelResult>,
     /// Decisions made where the specification leaves room, stated in the report itself.
     pub notes: Vec<String>,
+    /// Per-decision P&L paths behind the trading metrics (not part of the canonical JSON:
+    /// callers store them beside it, for equity and drawdown charts).
+    #[serde(skip)]
+    pub equity: Vec<ModelEquity>,
+}
+
+/// Net P&L per trading decision (log-return units, costs included) at the decision times.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PnlPath {
+    pub ts: Vec<i64>,
+    pub pnl: Vec<f64>,
+}
+
+/// A model's decision P&L: per pair (folds in order) and for the equal-weight portfolio, whose
+/// decision `k` of fold `f` is the mean over the pairs that have it (as in the pooled trading
+/// metrics; its time is the earliest of those pairs' decision times).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelEquity {
+    pub model: String,
+    pub pooled: PnlPath,
+    pub pairs: Vec<(Pair, PnlPath)>,
+}
+
+/// The P&L paths of `model` from the per-unit decision logs.
+fn model_equity(model: &str, logs: &BTreeMap<&UnitId, DecisionLog>) -> ModelEquity {
+    let mine: Vec<(&UnitId, &DecisionLog)> = logs
+        .iter()
+        .filter(|(id, _)| id.model == model)
+        .map(|(id, l)| (*id, l))
+        .collect();
+    let mut pairs: BTreeMap<Pair, Vec<(u32, &DecisionLog)>> = BTreeMap::new();
+    let mut folds: BTreeMap<u32, Vec<&DecisionLog>> = BTreeMap::new();
+    for (id, l) in &mine {
+        pairs.entry(id.pair).or_default().push((id.fold, l));
+        folds.entry(id.fold).or_default().push(l);
+    }
+    let pairs = pairs
+        .into_iter()
+        .map(|(pair, mut logs)| {
+            logs.sort_by_key(|(f, _)| *f);
+            let mut path = PnlPath::default();
+            for (_, l) in logs {
+                path.ts.extend_from_slice(&l.ts);
+                path.pnl.extend_from_slice(&l.pnl);
+            }
+            (pair, path)
+        })
+        .collect();
+    let mut pooled = PnlPath::default();
+    for logs in folds.values() {
+        let longest = logs.iter().map(|l| l.len()).max().unwrap_or(0);
+        for k in 0..longest {
+            let have: Vec<&&DecisionLog> = logs.iter().filter(|l| l.len() > k).collect();
+            let ts = have.iter().map(|l| l.ts[k]).min().expect("k < longest");
+            let pnl = have.iter().map(|l| l.pnl[k]).sum::<f64>() / have.len() as f64;
+            pooled.ts.push(ts);
+            pooled.pnl.push(pnl);
+        }
+    }
+    ModelEquity {
+        model: model.to_string(),
+        pooled,
+        pairs,
+    }
 }
 
 /// Canonical JSON of a backtest report (pretty, trailing newline): byte-identical for
@@ -570,6 +634,7 @@ pub fn run_backtest(
             ),
             "The deflated Sharpe ratio counts the trading models tried (the zero forecast never trades).".into(),
         ],
+        equity: model_names.iter().map(|m| model_equity(m, &logs)).collect(),
     })
 }
 

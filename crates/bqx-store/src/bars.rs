@@ -388,6 +388,30 @@ impl Store {
         load_range(&self.duck, key, i64::MIN, i64::MAX)
     }
 
+    /// Bars per series per calendar month (UTC), for coverage views: `(series, "YYYY-MM", bars)`
+    /// ordered by series and month.
+    pub fn monthly_coverage(&self) -> Result<Vec<(SeriesKey, String, u64)>> {
+        let mut st = self.duck.prepare(
+            "SELECT pair_id, side_id, tf_secs, strftime(ts, '%Y-%m') AS month, count(*) \
+             FROM bars GROUP BY ALL ORDER BY ALL",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, u8>(0)?,
+                r.get::<_, u8>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (p, s, tf, month, n) = row?;
+            out.push((key_from_codes(p, s, tf)?, month, n as u64));
+        }
+        Ok(out)
+    }
+
     /// Total stored bars and quarantined rows.
     pub fn counts(&self) -> Result<(u64, u64)> {
         let bars: i64 = self

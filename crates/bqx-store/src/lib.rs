@@ -27,7 +27,8 @@ pub use bars::{
 pub use eval::{EvalUnit, EvalUnitKey, Prediction};
 pub use features::{ExportedTable, FeatureState, FeatureWrite, StoredFeatures, feature_table_name};
 pub use registry::{
-    ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RunRow, RunStatus, StageRow,
+    ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow, RunStatus,
+    StageRow,
 };
 
 /// File names inside a store directory.

@@ -150,58 +150,210 @@ impl Store {
 
     /// The newest runs first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT run_id, kind, args, started_at, finished_at, status, error FROM runs \
-             ORDER BY started_at DESC, rowid DESC LIMIT ?1",
-        )?;
-        let rows = st.query_map([limit as i64], |r| {
-            Ok(RunRow {
-                run_id: r.get(0)?,
-                kind: r.get(1)?,
-                args: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-                started_at: r.get(3)?,
-                finished_at: r.get(4)?,
-                status: r.get(5)?,
-                error: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_runs(&self.registry, limit)
     }
 
     pub fn stages(&self, run_id: &str) -> Result<Vec<StageRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT run_id, stage, started_at, finished_at, status, fingerprint, summary \
-             FROM stages WHERE run_id = ?1 ORDER BY started_at, rowid",
-        )?;
-        let rows = st.query_map([run_id], |r| {
-            Ok(StageRow {
-                run_id: r.get(0)?,
-                stage: r.get(1)?,
-                started_at: r.get(2)?,
-                finished_at: r.get(3)?,
-                status: r.get(4)?,
-                fingerprint: r.get(5)?,
-                summary: r
-                    .get::<_, Option<String>>(6)?
-                    .and_then(|s| serde_json::from_str(&s).ok()),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_stages(&self.registry, run_id)
     }
 
     pub fn ingest_reports(&self, run_id: &str) -> Result<Vec<IngestReportRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT run_id, source, report FROM ingest_reports WHERE run_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = st.query_map([run_id], |r| {
-            Ok(IngestReportRow {
-                run_id: r.get(0)?,
-                source: r.get(1)?,
-                report: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_ingest_reports(&self.registry, run_id)
     }
+}
+
+/// The registry opened read-only, without the store's lock: SQLite's WAL lets it read while
+/// the process that holds the store writes. For long-lived readers (the HTTP server) that
+/// must not block a run.
+#[derive(Debug)]
+pub struct RegistryReader {
+    conn: rusqlite::Connection,
+}
+
+impl RegistryReader {
+    /// Opens `<dir>/registry.sqlite` read-only; `Ok(None)` when there is no registry yet.
+    pub fn open(dir: &std::path::Path) -> Result<Option<RegistryReader>> {
+        let path = dir.join(crate::REGISTRY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Some(RegistryReader { conn }))
+    }
+
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        read_runs(&self.conn, limit)
+    }
+
+    pub fn run(&self, run_id: &str) -> Result<Option<RunRow>> {
+        read_run(&self.conn, run_id)
+    }
+
+    pub fn stages(&self, run_id: &str) -> Result<Vec<StageRow>> {
+        read_stages(&self.conn, run_id)
+    }
+
+    pub fn metrics(&self, run_id: &str) -> Result<Vec<MetricRow>> {
+        read_metrics(&self.conn, run_id)
+    }
+
+    pub fn artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRow>> {
+        read_artifacts(&self.conn, run_id)
+    }
+
+    pub fn logs(&self, run_id: &str) -> Result<Vec<LogRow>> {
+        read_logs(&self.conn, run_id)
+    }
+
+    pub fn ingest_reports(&self, run_id: &str) -> Result<Vec<IngestReportRow>> {
+        read_ingest_reports(&self.conn, run_id)
+    }
+
+    /// A number that changes whenever any run, stage or metric is written (SQLite's
+    /// `data_version` for other connections plus the newest run's state), for response caches.
+    pub fn generation(&self) -> Result<String> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let (n, last): (i64, Option<String>) = self.conn.query_row(
+            "SELECT count(*), max(coalesce(finished_at, '') || status) FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(format!("{v}-{n}-{}", last.unwrap_or_default()))
+    }
+}
+
+fn read_run(conn: &rusqlite::Connection, run_id: &str) -> Result<Option<RunRow>> {
+    let mut st = conn.prepare(
+        "SELECT run_id, kind, args, started_at, finished_at, status, error FROM runs \
+         WHERE run_id = ?1",
+    )?;
+    let mut rows = st.query_map([run_id], run_row)?;
+    Ok(rows.next().transpose()?)
+}
+
+fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+    Ok(RunRow {
+        run_id: r.get(0)?,
+        kind: r.get(1)?,
+        args: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+        started_at: r.get(3)?,
+        finished_at: r.get(4)?,
+        status: r.get(5)?,
+        error: r.get(6)?,
+    })
+}
+
+fn read_runs(conn: &rusqlite::Connection, limit: usize) -> Result<Vec<RunRow>> {
+    let mut st = conn.prepare(
+        "SELECT run_id, kind, args, started_at, finished_at, status, error FROM runs \
+         ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit as i64], |r| {
+        Ok(RunRow {
+            run_id: r.get(0)?,
+            kind: r.get(1)?,
+            args: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+            started_at: r.get(3)?,
+            finished_at: r.get(4)?,
+            status: r.get(5)?,
+            error: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_stages(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<StageRow>> {
+    let mut st = conn.prepare(
+        "SELECT run_id, stage, started_at, finished_at, status, fingerprint, summary \
+         FROM stages WHERE run_id = ?1 ORDER BY started_at, rowid",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(StageRow {
+            run_id: r.get(0)?,
+            stage: r.get(1)?,
+            started_at: r.get(2)?,
+            finished_at: r.get(3)?,
+            status: r.get(4)?,
+            fingerprint: r.get(5)?,
+            summary: r
+                .get::<_, Option<String>>(6)?
+                .and_then(|s| serde_json::from_str(&s).ok()),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_ingest_reports(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<IngestReportRow>> {
+    let mut st = conn.prepare(
+        "SELECT run_id, source, report FROM ingest_reports WHERE run_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(IngestReportRow {
+            run_id: r.get(0)?,
+            source: r.get(1)?,
+            report: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_metrics(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<MetricRow>> {
+    let mut st = conn.prepare(
+        "SELECT stage, model, scope, pair, fold, metric, value, lo, hi FROM metrics \
+         WHERE run_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(MetricRow {
+            stage: r.get(0)?,
+            model: r.get(1)?,
+            scope: r.get(2)?,
+            pair: r.get(3)?,
+            fold: r.get(4)?,
+            metric: r.get(5)?,
+            value: r.get(6)?,
+            lo: r.get(7)?,
+            hi: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_artifacts(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<ArtifactRow>> {
+    let mut st = conn.prepare(
+        "SELECT stage, kind, path, sha256, bytes, created_at FROM artifacts \
+         WHERE run_id = ?1 ORDER BY rowid",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(ArtifactRow {
+            stage: r.get(0)?,
+            kind: r.get(1)?,
+            path: r.get(2)?,
+            sha256: r.get(3)?,
+            bytes: r.get::<_, i64>(4)? as u64,
+            created_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_logs(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<LogRow>> {
+    let mut st = conn
+        .prepare("SELECT stage, at, level, message FROM logs WHERE run_id = ?1 ORDER BY rowid")?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(LogRow {
+            stage: r.get(0)?,
+            at: r.get(1)?,
+            level: r.get(2)?,
+            message: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 #[cfg(test)]
@@ -336,24 +488,7 @@ impl Store {
 
     /// A run's metrics, in the order they were recorded.
     pub fn metrics(&self, run_id: &str) -> Result<Vec<MetricRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT stage, model, scope, pair, fold, metric, value, lo, hi FROM metrics \
-             WHERE run_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = st.query_map([run_id], |r| {
-            Ok(MetricRow {
-                stage: r.get(0)?,
-                model: r.get(1)?,
-                scope: r.get(2)?,
-                pair: r.get(3)?,
-                fold: r.get(4)?,
-                metric: r.get(5)?,
-                value: r.get(6)?,
-                lo: r.get(7)?,
-                hi: r.get(8)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_metrics(&self.registry, run_id)
     }
 
     /// Records a file written by a stage.
@@ -375,21 +510,7 @@ impl Store {
     }
 
     pub fn artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT stage, kind, path, sha256, bytes, created_at FROM artifacts \
-             WHERE run_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = st.query_map([run_id], |r| {
-            Ok(ArtifactRow {
-                stage: r.get(0)?,
-                kind: r.get(1)?,
-                path: r.get(2)?,
-                sha256: r.get(3)?,
-                bytes: r.get::<_, i64>(4)? as u64,
-                created_at: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_artifacts(&self.registry, run_id)
     }
 
     /// Appends a line to a stage's log.
@@ -402,17 +523,6 @@ impl Store {
     }
 
     pub fn logs(&self, run_id: &str) -> Result<Vec<LogRow>> {
-        let mut st = self.registry.prepare(
-            "SELECT stage, at, level, message FROM logs WHERE run_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = st.query_map([run_id], |r| {
-            Ok(LogRow {
-                stage: r.get(0)?,
-                at: r.get(1)?,
-                level: r.get(2)?,
-                message: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_logs(&self.registry, run_id)
     }
 }

@@ -1,0 +1,271 @@
+//! The OpenAPI 3.1 document, generated from one table of routes that a test checks against the
+//! router (every documented route answers, nothing answers undocumented).
+
+/// One documented route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    pub method: &'static str,
+    /// Path with `{param}` placeholders, as mounted (including `/api/v1`).
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// Query parameters: (name, required, description).
+    pub query: &'static [(&'static str, bool, &'static str)],
+    /// Whether the route takes a JSON body.
+    pub body: Option<&'static str>,
+    /// Name of the response shape in `docs/api.md`.
+    pub response: &'static str,
+}
+
+const POINTS: (&str, bool, &str) = (
+    "points",
+    false,
+    "decimate to at most this many points (2..=10000, default 1000)",
+);
+
+/// Every route of the API.
+pub const ROUTES: &[RouteDoc] = &[
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/health",
+        summary: "Version, store and current job",
+        query: &[],
+        body: None,
+        response: "Health",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/pipeline",
+        summary: "The stage graph and the current job",
+        query: &[],
+        body: None,
+        response: "Pipeline",
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/runs",
+        summary: "Start or resume a run of the pipeline",
+        query: &[],
+        body: Some(
+            "StartRun: {stages?: [str], models?: [str], seed?: int, window?: int, horizon?: int}",
+        ),
+        response: "Job",
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/ingest",
+        summary: "Ingest files on this machine",
+        query: &[],
+        body: Some("StartIngest: {paths: [str]}"),
+        response: "Job",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs",
+        summary: "Runs, newest first",
+        query: &[("limit", false, "at most this many (default 100)")],
+        body: None,
+        response: "[RunSummary]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}",
+        summary: "One run: stages, logs, artifacts",
+        query: &[],
+        body: None,
+        response: "RunDetail",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/metrics",
+        summary: "A run's metrics",
+        query: &[
+            ("model", false, "model name"),
+            ("scope", false, "pooled, pair or fold"),
+            ("pair", false, "pair, e.g. EURUSD"),
+            ("metric", false, "metric name"),
+        ],
+        body: None,
+        response: "[MetricRow]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/backtest",
+        summary: "The backtest report without per-pair details",
+        query: &[],
+        body: None,
+        response: "BacktestSummary",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/backtest/pairs",
+        summary: "Per-pair metrics of a model",
+        query: &[("model", true, "model name")],
+        body: None,
+        response: "[PairMetrics]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/backtest/folds",
+        summary: "Per-fold metrics of a model, pooled or for one pair",
+        query: &[
+            ("model", true, "model name"),
+            ("pair", false, "pair (pooled when absent)"),
+        ],
+        body: None,
+        response: "[FoldMetrics]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/equity",
+        summary: "Cumulative P&L and drawdown of a model",
+        query: &[
+            ("model", true, "model name"),
+            ("pair", false, "pair (equal-weight portfolio when absent)"),
+            POINTS,
+        ],
+        body: None,
+        response: "Equity",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/predictions",
+        summary: "Out-of-sample predictions of a model for a pair",
+        query: &[
+            ("model", true, "model name"),
+            ("pair", true, "pair"),
+            POINTS,
+        ],
+        body: None,
+        response: "Predictions",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/data/health",
+        summary: "Data health of the store",
+        query: &[],
+        body: None,
+        response: "StatusReport",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/data/coverage",
+        summary: "Bars per pair per month",
+        query: &[],
+        body: None,
+        response: "Coverage",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/data/series",
+        summary: "A pair's prices, decimated",
+        query: &[
+            ("pair", true, "pair"),
+            ("timeframe", false, "e.g. 1m, 1d"),
+            ("side", false, "bid, ask, mid or fix"),
+            ("from", false, "Unix µs, inclusive"),
+            ("to", false, "Unix µs, exclusive"),
+            POINTS,
+        ],
+        body: None,
+        response: "PriceSeries",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/alerts",
+        summary: "Drift alerts (none until the online loop exists)",
+        query: &[],
+        body: None,
+        response: "[Alert]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/features/catalog",
+        summary: "The feature catalog",
+        query: &[],
+        body: None,
+        response: "FeatureCatalog",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/events",
+        summary: "Server-sent events: progress and job updates",
+        query: &[],
+        body: None,
+        response: "text/event-stream",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        summary: "This document",
+        query: &[],
+        body: None,
+        response: "OpenAPI",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/metrics",
+        summary: "Prometheus metrics (OpenMetrics text)",
+        query: &[],
+        body: None,
+        response: "text/plain",
+    },
+];
+
+/// The OpenAPI 3.1 document of [`ROUTES`].
+pub fn openapi_document() -> serde_json::Value {
+    let error = serde_json::json!({
+        "description": "Error: {\"error\": {\"code\", \"message\"}}; codes in docs/api.md",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    });
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let mut params: Vec<serde_json::Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| {
+                serde_json::json!({"name": name, "in": "path", "required": true,
+                                   "schema": {"type": "string"}})
+            })
+            .collect();
+        params.extend(r.query.iter().map(|(name, required, description)| {
+            serde_json::json!({"name": name, "in": "query", "required": required,
+                               "description": description, "schema": {"type": "string"}})
+        }));
+        let ok = if r.method == "post" { "202" } else { "200" };
+        let mut op = serde_json::json!({
+            "summary": r.summary,
+            "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),
+            "parameters": params,
+            "responses": {
+                ok: {"description": format!("{} (see docs/api.md)", r.response)},
+                "default": error,
+            },
+        });
+        if let Some(body) = r.body {
+            op["requestBody"] = serde_json::json!({
+                "required": true,
+                "description": body,
+                "content": {"application/json": {"schema": {"type": "object"}}}
+            });
+        }
+        paths
+            .entry(r.path.to_string())
+            .or_insert_with(|| serde_json::json!({}))[r.method] = op;
+    }
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "BQX ML API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Local forex ML appliance. Loopback by default; a bearer token is required when exposed. Timestamps are Unix microseconds (UTC)."
+        },
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}}}}}}
+        },
+        "paths": paths,
+    })
+}

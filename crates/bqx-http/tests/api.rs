@@ -1,0 +1,585 @@
+//! The API in-process (no socket): every documented route on a real store with a real run
+//! (the embedded ECB data and ridge), the error shape, the token off
+//! loopback, the origin check, the body limit and the request budget.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode};
+use bqx_app::{Service, ServiceEvent};
+use bqx_http::{HttpConfig, ROUTES, RateLimit, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+async fn get_ok(app: &Router, hit: &mut BTreeSet<String>, uri: &str) -> Value {
+    hit.insert(route_of("get", uri));
+    let (s, v) = get(app, uri).await;
+    assert_eq!(s, StatusCode::OK, "{uri}: {v}");
+    v
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
+    call(app, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn post(uri: &str, body: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not an error shape: {v}"))
+}
+
+/// Which documented route a request path exercises.
+fn route_of(method: &str, uri: &str) -> String {
+    let path = uri.split('?').next().unwrap();
+    ROUTES
+        .iter()
+        .filter(|r| r.method == method)
+        .find(|r| {
+            let a: Vec<&str> = r.path.split('/').collect();
+            let b: Vec<&str> = path.split('/').collect();
+            a.len() == b.len()
+                && a.iter()
+                    .zip(&b)
+                    .all(|(x, y)| x == y || (x.starts_with('{') && x.ends_with('}')))
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .unwrap_or_else(|| panic!("{uri} is not a documented route"))
+}
+
+fn ecb_zip(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("eurofxref-hist.zip");
+    std::fs::write(&p, bqx_app::embedded_ecb_zip()).unwrap();
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_with_the_runs_real_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let service = Service::new(&store);
+    let events: Arc<Mutex<Vec<ServiceEvent>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    service.subscribe(move |e| sink.lock().unwrap().push(e.clone()));
+    let app = router(Arc::clone(&service), &HttpConfig::loopback());
+    let mut hit: BTreeSet<String> = BTreeSet::new();
+
+    // An empty store: no runs yet, and an explanation instead of data.
+    assert_eq!(
+        get_ok(&app, &mut hit, "/api/v1/runs").await,
+        Value::Array(vec![])
+    );
+    let (s, v) = get(&app, "/api/v1/data/coverage").await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+
+    // Ingest through the API, then a run through the API.
+    let zip = ecb_zip(dir.path());
+    let body = serde_json::json!({ "paths": [zip] }).to_string();
+    hit.insert(route_of("post", "/api/v1/ingest"));
+    let (s, job) = call(&app, post("/api/v1/ingest", &body)).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["kind"], "ingest");
+    let done = tokio::task::spawn_blocking({
+        let s = Arc::clone(&service);
+        move || s.wait_idle()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+
+    hit.insert(route_of("post", "/api/v1/runs"));
+    let (s, job) = call(
+        &app,
+        post("/api/v1/runs", r#"{"models": ["ridge"], "seed": 7}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(
+        job["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["panel", "base", "backtest"]
+    );
+    // While it runs: a second job is refused, DuckDB reads say the store is busy, the
+    // registry stays readable.
+    let (s, v) = call(&app, post("/api/v1/runs", "{}")).await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "conflict"));
+    let (s, v) = get(&app, "/api/v1/data/health").await;
+    assert_eq!((s, error_code(&v)), (StatusCode::CONFLICT, "store_in_use"));
+    assert!(
+        !get_ok(&app, &mut hit, "/api/v1/runs")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let job = tokio::task::spawn_blocking({
+        let s = Arc::clone(&service);
+        move || s.wait_idle()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(job.state, "succeeded", "{:?}", job.error);
+    assert!(
+        job.stages.iter().all(|s| s.status == "succeeded"),
+        "{job:?}"
+    );
+    let run_id = job.run_id.clone().expect("the job knows its run");
+    {
+        let ev = events.lock().unwrap();
+        let started: Vec<&str> = ev
+            .iter()
+            .filter_map(|e| match e {
+                ServiceEvent::Progress(bqx_app::ProgressEvent::StageStarted { stage }) => {
+                    Some(stage.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(started, ["ingest", "panel", "base", "backtest"]);
+        let jobs = ev
+            .iter()
+            .filter(|e| matches!(e, ServiceEvent::Job(_)))
+            .count();
+        assert_eq!(jobs, 4, "a job event at the start and the end of each job");
+    }
+
+    let health = get_ok(&app, &mut hit, "/api/v1/health").await;
+    assert_eq!(health["job"]["run_id"], run_id.as_str());
+    let pipeline = get_ok(&app, &mut hit, "/api/v1/pipeline").await;
+    let names: Vec<&str> = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), bqx_app::STAGES.len());
+    assert!(names.contains(&"backtest"));
+
+    let runs = get_ok(&app, &mut hit, "/api/v1/runs?limit=1").await;
+    assert_eq!(runs[0]["run_id"], run_id.as_str());
+    assert_eq!(runs[0]["status"], "succeeded");
+    let detail = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(detail["has_backtest"], true);
+    assert_eq!(detail["stages"].as_array().unwrap().len(), 3);
+    assert!(
+        detail["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "equity")
+    );
+
+    // The figures agree across routes and with the report file.
+    let summary = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}/backtest")).await;
+    let ridge = summary["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "ridge")
+        .unwrap();
+    let da = ridge["pooled"]["direction"]["accuracy"].as_f64().unwrap();
+    assert!((0.3..0.7).contains(&da), "{da}");
+    let rows = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/metrics?model=ridge&scope=pooled"),
+    )
+    .await;
+    let stored = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["metric"] == "directional_accuracy")
+        .unwrap_or_else(|| panic!("no pooled DA in {rows}"));
+    assert_eq!(stored["value"].as_f64().unwrap(), da);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["model"] == "ridge" && m["scope"] == "pooled")
+    );
+    let pairs = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/backtest/pairs?model=ridge"),
+    )
+    .await;
+    assert_eq!(pairs.as_array().unwrap().len(), 28);
+    let folds = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/backtest/folds?model=ridge"),
+    )
+    .await;
+    let n_folds = summary["folds"].as_array().unwrap().len();
+    assert_eq!(folds.as_array().unwrap().len(), n_folds);
+    let eurusd_folds = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/backtest/folds?model=ridge&pair=eurusd"),
+    )
+    .await;
+    assert_eq!(eurusd_folds.as_array().unwrap().len(), n_folds);
+
+    // Equity: the last point is the sum of the stored per-decision P&L, computed here from
+    // the artifact; the decimated curve keeps its ends and respects the budget.
+    let path = store.join("reports").join(&run_id).join("equity.json");
+    let paths: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let ridge_paths = paths
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "ridge")
+        .unwrap();
+    let sum: f64 = ridge_paths["pooled"]["pnl"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .sum();
+    let eq = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/equity?model=ridge&points=50"),
+    )
+    .await;
+    let curve = eq["equity"].as_array().unwrap();
+    assert!(curve.len() <= 50 && eq["total_points"].as_u64().unwrap() > 50);
+    assert!((curve.last().unwrap().as_f64().unwrap() - sum).abs() < 1e-9);
+    assert!(
+        eq["drawdown"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d.as_f64().unwrap() <= 0.0)
+    );
+    let pair_eq = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/equity?model=ridge&pair=EURUSD"),
+    )
+    .await;
+    assert_eq!(pair_eq["pair"], "EURUSD");
+
+    // Predictions: as many as the pair's out-of-sample rows in the report.
+    let preds = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/runs/{run_id}/predictions?model=ridge&pair=EURUSD&points=100"),
+    )
+    .await;
+    let eurusd = pairs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pair"] == "EURUSD")
+        .unwrap();
+    assert_eq!(preds["total_points"], eurusd["all_folds"]["n_rows"]);
+    assert!(preds["ts"].as_array().unwrap().len() <= 100);
+
+    // Data views agree with the store's status.
+    let health = get_ok(&app, &mut hit, "/api/v1/data/health").await;
+    assert_eq!(health["series"].as_array().unwrap().len(), 28);
+    let coverage = get_ok(&app, &mut hit, "/api/v1/data/coverage").await;
+    let total: u64 = coverage["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["bars"].as_array().unwrap().iter())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, health["bars"].as_u64().unwrap());
+    assert_eq!(coverage["pairs"].as_array().unwrap().len(), 28);
+    let series = get_ok(&app, &mut hit, "/api/v1/data/series?pair=EURUSD&points=200").await;
+    let eurusd_health = health["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["pair"] == "EURUSD")
+        .unwrap();
+    assert_eq!(series["total_points"], eurusd_health["bars"]);
+    assert!(series["ts"].as_array().unwrap().len() <= 200);
+    for (lo, (c, hi)) in series["low"].as_array().unwrap().iter().zip(
+        series["close"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(series["high"].as_array().unwrap()),
+    ) {
+        let (lo, c, hi) = (
+            lo.as_f64().unwrap(),
+            c.as_f64().unwrap(),
+            hi.as_f64().unwrap(),
+        );
+        assert!(lo <= c && c <= hi);
+    }
+
+    assert_eq!(
+        get_ok(&app, &mut hit, "/api/v1/alerts").await,
+        Value::Array(vec![])
+    );
+    let catalog = get_ok(&app, &mut hit, "/api/v1/features/catalog").await;
+    assert_eq!(
+        catalog["count"].as_u64().unwrap() as usize,
+        bqx_app::feature_catalog().count
+    );
+    let doc = get_ok(&app, &mut hit, "/api/v1/openapi.json").await;
+    for r in ROUTES {
+        assert!(
+            doc["paths"][r.path][r.method].is_object(),
+            "{} {} undocumented",
+            r.method,
+            r.path
+        );
+    }
+
+    // Server-sent events: a late subscriber first gets the current job.
+    hit.insert(route_of("get", "/api/v1/events"));
+    let resp = app
+        .clone()
+        .oneshot(Request::get("/api/v1/events").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut body = resp.into_body().into_data_stream();
+    let first = tokio_stream::StreamExt::next(&mut body)
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.starts_with("event: job\ndata: {"), "{text}");
+    assert!(text.contains(&run_id));
+
+    hit.insert(route_of("get", "/metrics"));
+    let (s, text) = get(&app, "/metrics").await;
+    assert_eq!(s, StatusCode::OK);
+    let text = text.as_str().unwrap().to_string();
+    assert!(
+        text.contains(r#"bqx_http_requests_total{method="GET",route="/api/v1/runs",status="200"}"#)
+    );
+    assert!(text.contains(r#"bqx_runs{status="succeeded"} 2"#), "{text}");
+
+    let documented: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(hit, documented, "every documented route was exercised");
+}
+
+#[tokio::test]
+async fn errors_have_one_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = router(Service::new(dir.path()), &HttpConfig::loopback());
+    let cases = [
+        ("/api/v1/runs/nope", StatusCode::NOT_FOUND, "not_found"),
+        ("/api/v1/nope", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/api/v1/runs?limit=x",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "/api/v1/data/series",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "/api/v1/data/series?pair=EURXYZ",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+        (
+            "/api/v1/runs/x/equity",
+            StatusCode::BAD_REQUEST,
+            "invalid_argument",
+        ),
+    ];
+    for (uri, status, code) in cases {
+        let (s, v) = get(&app, uri).await;
+        assert_eq!((s, error_code(&v)), (status, code), "{uri}: {v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+    // POST rules: JSON only, same origin only, bounded bodies, known fields only.
+    let (s, v) = call(
+        &app,
+        Request::post("/api/v1/runs")
+            .header("content-type", "text/plain")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    let (s, v) = call(
+        &app,
+        Request::post("/api/v1/runs")
+            .header("content-type", "application/json")
+            .header("host", "127.0.0.1:8750")
+            .header("origin", "https://evil.example")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let big = format!(r#"{{"paths": ["{}"]}}"#, "x".repeat(bqx_http::BODY_LIMIT));
+    let (s, v) = call(&app, post("/api/v1/ingest", &big)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    let (s, v) = call(&app, post("/api/v1/runs", r#"{"stagez": []}"#)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    let (s, v) = call(&app, post("/api/v1/runs", r#"{"stages": ["online"]}"#)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument"),
+        "{v}"
+    );
+    // Same origin is fine (the run then fails for want of a store, as a job).
+    let (s, v) = call(
+        &app,
+        Request::post("/api/v1/runs")
+            .header("content-type", "application/json")
+            .header("host", "127.0.0.1:8750")
+            .header("origin", "http://127.0.0.1:8750")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // No CORS: a cross-origin read gets no allow-origin header.
+    let resp = app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/health")
+                .header("origin", "https://evil.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    assert!(resp.headers().get("content-security-policy").is_some());
+}
+
+#[tokio::test]
+async fn off_loopback_every_request_needs_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind: SocketAddr = "0.0.0.0:8750".parse().unwrap();
+    let (cfg, generated) = HttpConfig::new(bind, None);
+    let token = generated.expect("a token is generated off loopback");
+    assert_eq!(token.len(), 64);
+    assert_eq!(cfg.token.as_deref(), Some(token.as_str()));
+    let app = router(Service::new(dir.path()), &cfg)
+        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 9], 5000))));
+    for uri in [
+        "/api/v1/health",
+        "/api/v1/runs",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/",
+    ] {
+        let (s, v) = get(&app, uri).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::UNAUTHORIZED, "unauthorized"),
+            "{uri}"
+        );
+    }
+    let wrong = Request::get("/api/v1/health")
+        .header("authorization", "Bearer 00")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, wrong).await.0, StatusCode::UNAUTHORIZED);
+    let right = Request::get("/api/v1/health")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&app, right).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&app, &format!("/api/v1/health?token={token}")).await.0,
+        StatusCode::OK
+    );
+    // A given token is used as is; loopback needs none.
+    let (cfg, generated) = HttpConfig::new(bind, Some("s3cret".into()));
+    assert_eq!((cfg.token.as_deref(), generated), (Some("s3cret"), None));
+    let (cfg, _) = HttpConfig::new("127.0.0.1:0".parse().unwrap(), None);
+    assert!(cfg.token.is_none());
+}
+
+#[tokio::test]
+async fn remote_clients_have_a_request_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = HttpConfig::new("0.0.0.0:0".parse().unwrap(), Some("t".into())).0;
+    cfg.rate_limit = RateLimit {
+        per_second: 0.001,
+        burst: 3.0,
+    };
+    let service = Service::new(dir.path());
+    let remote = router(Arc::clone(&service), &cfg)
+        .layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 1], 1))));
+    for _ in 0..3 {
+        assert_eq!(
+            get(&remote, "/api/v1/health?token=t").await.0,
+            StatusCode::OK
+        );
+    }
+    let (s, v) = get(&remote, "/api/v1/health?token=t").await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    let local = router(service, &cfg).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    for _ in 0..20 {
+        assert_eq!(
+            get(&local, "/api/v1/health?token=t").await.0,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn desktop_dispatch_answers_the_same_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = router(Service::new(dir.path()), &HttpConfig::loopback());
+    let (s, v) = bqx_http::dispatch(&app, "GET", "/api/v1/runs", None).await;
+    assert_eq!((s, v), (200, Value::Array(vec![])));
+    let (s, v) = bqx_http::dispatch(&app, "GET", "/api/v1/runs/x", None).await;
+    assert_eq!((s, error_code(&v)), (404, "not_found"));
+    let body = serde_json::json!({ "paths": [] });
+    let (s, v) = bqx_http::dispatch(&app, "POST", "/api/v1/ingest", Some(&body)).await;
+    assert_eq!((s, error_code(&v)), (400, "invalid_argument"));
+}
