@@ -84,6 +84,8 @@ pub struct RunSummary {
     pub error: Option<String>,
     pub seconds: Option<f64>,
     pub args: serde_json::Value,
+    /// Whether the run wrote a backtest report.
+    pub has_backtest: bool,
 }
 
 /// A stage of a recorded run.
@@ -97,7 +99,7 @@ pub struct RunStage {
     pub summary: Option<serde_json::Value>,
 }
 
-/// Everything the registry knows of one run.
+/// Everything the registry knows of one run (the summary's fields, flattened, then these).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunDetail {
     #[serde(flatten)]
@@ -105,7 +107,6 @@ pub struct RunDetail {
     pub stages: Vec<RunStage>,
     pub logs: Vec<bqx_store::LogRow>,
     pub artifacts: Vec<bqx_store::ArtifactRow>,
-    pub has_backtest: bool,
 }
 
 /// A pipeline stage for the stage graph.
@@ -529,11 +530,17 @@ impl Service {
 
     /// The newest runs first (empty when there is no store yet).
     pub fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, AppError> {
-        Ok(self
-            .with_registry(|r| r.runs(limit))?
-            .unwrap_or_default()
+        let found =
+            self.with_registry(|r| Ok((r.runs(limit)?, r.runs_with_artifact("report")?)))?;
+        let Some((runs, with_report)) = found else {
+            return Ok(Vec::new());
+        };
+        Ok(runs
             .into_iter()
-            .map(summary)
+            .map(|r| {
+                let has = with_report.contains(&r.run_id);
+                summary(r, has)
+            })
             .collect())
     }
 
@@ -553,9 +560,9 @@ impl Service {
         let Some(Some((run, stages, logs, artifacts))) = found else {
             return Err(not_found(format!("no run {run_id}")));
         };
+        let has_backtest = artifacts.iter().any(|a| a.kind == "report");
         Ok(RunDetail {
-            run: summary(run),
-            has_backtest: artifacts.iter().any(|a| a.kind == "report"),
+            run: summary(run, has_backtest),
             stages: stages
                 .into_iter()
                 .map(|s| RunStage {
@@ -1066,8 +1073,9 @@ fn stage_mut<'j>(job: &'j mut JobSnapshot, stage: &str) -> &'j mut JobStage {
     job.stages.last_mut().expect("pushed")
 }
 
-fn summary(r: bqx_store::RunRow) -> RunSummary {
+fn summary(r: bqx_store::RunRow, has_backtest: bool) -> RunSummary {
     RunSummary {
+        has_backtest,
         seconds: seconds_between(&r.started_at, r.finished_at.as_deref()),
         run_id: r.run_id,
         kind: r.kind,

@@ -200,10 +200,10 @@ fn serve(
                 "ui not found: API only (build it: npm --prefix ui install && npm --prefix ui run build)"
             ),
         }
-        if let Some(t) = generated {
-            println!("token {t} (generated; open http://{addr}/?token={t})");
-        } else if cfg.token.is_some() {
-            println!("token required (as given)");
+        match (&generated, &cfg.token) {
+            (Some(t), _) => println!("token {t} (generated; open http://{addr}/?token={t})"),
+            (None, Some(_)) => println!("token as given (required on every request)"),
+            (None, None) => println!("token none (loopback only)"),
         }
         bqx_http::serve(listener, router, shutdown_signal())
             .await

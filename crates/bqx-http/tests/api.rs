@@ -510,7 +510,7 @@ async fn off_loopback_every_request_needs_the_token() {
         "/api/v1/runs",
         "/metrics",
         "/api/v1/openapi.json",
-        "/",
+        "/api/v1/nope",
     ] {
         let (s, v) = get(&app, uri).await;
         assert_eq!(
@@ -519,6 +519,9 @@ async fn off_loopback_every_request_needs_the_token() {
             "{uri}"
         );
     }
+    // The UI's files (here: none installed) are not behind the token; they hold no data.
+    let (s, _) = get(&app, "/index.html").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let wrong = Request::get("/api/v1/health")
         .header("authorization", "Bearer 00")
         .body(Body::empty())

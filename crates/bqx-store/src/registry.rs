@@ -193,6 +193,15 @@ impl RegistryReader {
         read_run(&self.conn, run_id)
     }
 
+    /// Ids of the runs that recorded an artifact of `kind`.
+    pub fn runs_with_artifact(&self, kind: &str) -> Result<std::collections::HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT run_id FROM artifacts WHERE kind = ?1")?;
+        let ids = st.query_map([kind], |r| r.get::<_, String>(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
     pub fn stages(&self, run_id: &str) -> Result<Vec<StageRow>> {
         read_stages(&self.conn, run_id)
     }

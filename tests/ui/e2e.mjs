@@ -1,0 +1,517 @@
+// Browser end-to-end test of the BQX ML web UI against a running `bqx serve`.
+//
+//   BQX_URL=http://127.0.0.1:8750 SHOT_DIR=/tmp/shots node tests/ui/e2e.mjs
+//
+// For every page it navigates, waits for the data to render (selectors, never sleeps), reads the
+// same numbers from the API and checks that the page shows them, formatted as the UI formats
+// them. Any console error, page error, failed request or HTTP error answer fails the test.
+// Screenshots (full page, light theme, plus dark ones) go to SHOT_DIR.
+//
+// With BQX_E2E_RUN=1 it also starts a run from the Pipeline page, follows its live progress,
+// checks the 409 answer to a second start, and waits for the run to finish. This writes a new
+// run to the store, so it is off by default.
+//
+// playwright-core comes from ui/node_modules; the browser is the system Chromium.
+
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const require = createRequire(new URL('../../ui/package.json', import.meta.url));
+const { chromium } = require('playwright-core');
+
+const BASE = (process.env.BQX_URL ?? '').replace(/\/+$/, '');
+const SHOT_DIR = resolve(process.env.SHOT_DIR ?? 'ui-shots');
+const RUN_JOB = process.env.BQX_E2E_RUN === '1';
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 60000);
+if (!BASE) {
+  console.error('e2e: set BQX_URL to the server base URL, e.g. BQX_URL=http://127.0.0.1:8750');
+  process.exit(2);
+}
+mkdirSync(SHOT_DIR, { recursive: true });
+
+// ---- the UI's formatting rules (ui/src/format.ts) ------------------------------------------
+
+const NA = '—';
+const finite = (x) => typeof x === 'number' && Number.isFinite(x);
+function fixed(x, digits = 3) {
+  if (!finite(x)) return NA;
+  const s = x.toFixed(digits);
+  return /^-0\.?0*$/.test(s) ? s.slice(1) : s;
+}
+const pct = (x) => (finite(x) ? `${fixed(x * 100, 1)} %` : NA);
+const int = (x) => (finite(x) ? new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(x) : NA);
+
+// ---- API ------------------------------------------------------------------------------------
+
+async function apiGet(path) {
+  const res = await fetch(BASE + path, { headers: { Accept: 'application/json' } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  return JSON.parse(text);
+}
+
+async function apiPost(path, body) {
+  const res = await fetch(BASE + path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** Runs with a backtest, newest first (the UI's rule: details of the non-ingest runs). */
+async function backtestRuns() {
+  const runs = await apiGet('/api/v1/runs?limit=100');
+  const out = [];
+  for (const r of runs) {
+    if (typeof r.has_backtest === 'boolean') {
+      if (r.has_backtest) out.push(r);
+      continue;
+    }
+    if (r.kind === 'ingest' || r.kind === 'synth') continue;
+    const d = await apiGet(`/api/v1/runs/${encodeURIComponent(r.run_id)}`);
+    if (d.has_backtest) out.push(r);
+  }
+  return out;
+}
+
+// ---- harness --------------------------------------------------------------------------------
+
+let passed = 0;
+/** A problem expected right now (the deliberate 409), not counted. */
+let tolerate = null;
+const failures = [];
+const problems = []; // console errors, page errors, failed requests
+const shots = [];
+
+function check(ok, what) {
+  if (ok) passed++;
+  else failures.push(what);
+}
+
+function eq(actual, expected, what) {
+  check(actual === expected, `${what}: page shows ${JSON.stringify(actual)}, API says ${JSON.stringify(expected)}`);
+}
+
+async function step(name, fn) {
+  const before = failures.length;
+  try {
+    await fn();
+  } catch (e) {
+    failures.push(`${name}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+  }
+  const n = failures.length - before;
+  console.log(`${n === 0 ? 'ok  ' : 'FAIL'} ${name}${n ? ` (${n} failed check${n > 1 ? 's' : ''})` : ''}`);
+}
+
+const tid = (id) => `[data-testid="${id}"]`;
+
+async function text(page, sel) {
+  const t = await page.textContent(sel, { timeout: TIMEOUT });
+  return (t ?? '').trim();
+}
+
+async function visible(page, sel) {
+  await page.waitForSelector(sel, { state: 'visible', timeout: TIMEOUT });
+}
+
+/** Waits until every shown chart has drawn its latest option (ECharts' `finished`, exposed as
+ *  `data-rendered="1"` on the chart element), then for the next paint. */
+async function painted(page) {
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll('.chart')].every(
+        (c) => c.closest('[hidden]') !== null || c.getAttribute('data-rendered') === '1',
+      ),
+    null,
+    { timeout: TIMEOUT },
+  );
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
+}
+
+async function noJunk(page, what) {
+  const body = await page.evaluate(() => document.body.innerText);
+  for (const bad of ['NaN', 'undefined', '[object Object]', 'Infinity']) {
+    check(!body.includes(bad), `${what}: the page text contains "${bad}"`);
+  }
+}
+
+async function shot(page, name) {
+  await painted(page);
+  const path = join(SHOT_DIR, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  shots.push(path);
+}
+
+async function go(page, route) {
+  await page.click(tid(`nav-${route}`));
+  await visible(page, tid(`page-${route}`));
+}
+
+// ---- pages ----------------------------------------------------------------------------------
+
+async function pipelinePage(page) {
+  const p = await apiGet('/api/v1/pipeline');
+  await visible(page, tid('stage-table'));
+  await visible(page, `${tid('stage-graph')} canvas`);
+  const running = p.job?.state === 'running';
+  for (const s of p.stages) {
+    eq(await text(page, tid(`stage-${s.name}`)), s.name, `pipeline: stage ${s.name}`);
+    if (!running) {
+      const want = !s.built ? 'not built' : s.runnable ? 'runnable' : 'built';
+      eq(await text(page, tid(`stage-state-${s.name}`)), want, `pipeline: state of ${s.name}`);
+    }
+  }
+  const rows = await page.locator(`${tid('stage-table')} tbody tr`).count();
+  eq(rows, p.stages.length, 'pipeline: stage rows');
+  const disabled = await page.isDisabled(tid('run-button'));
+  eq(disabled, running, 'pipeline: run button disabled while a job runs');
+  if (p.job) {
+    await visible(page, tid('job-id'));
+    eq(await text(page, tid('job-id')), `#${p.job.id} (${p.job.kind})`, 'pipeline: job id');
+  } else {
+    await visible(page, `${tid('job-panel')} ${tid('empty')}`);
+  }
+  await noJunk(page, 'pipeline');
+}
+
+async function dataPage(page) {
+  const [health, cov] = await Promise.all([apiGet('/api/v1/data/health'), apiGet('/api/v1/data/coverage')]);
+  await visible(page, tid('health-table'));
+  await visible(page, `${tid('coverage-chart')} canvas`);
+  await visible(page, tid('price-caption'));
+  const pairs = new Set(health.series.map((s) => s.pair));
+  eq(await text(page, tid('health-pair-count')), String(pairs.size), 'data: pair count');
+  eq(await text(page, tid('health-series-count')), String(health.series.length), 'data: series count');
+  eq(await page.locator(`${tid('health-table')} tbody tr`).count(), health.series.length, 'data: health table rows');
+  eq(await text(page, tid('data-bars')), int(health.bars), 'data: bar count');
+  const covPairs = new Set(cov.pairs.map((p) => p.pair));
+  eq(await text(page, tid('coverage-pair-count')), String(covPairs.size), 'data: coverage pairs');
+  eq(covPairs.size, 28, 'data: the demo store covers the 28 pairs');
+  eq(
+    await page.getAttribute(tid('coverage-chart'), 'data-row-count'),
+    String(cov.pairs.length),
+    'data: heatmap rows',
+  );
+  for (const panel of health.panels) {
+    eq(
+      await page.locator(`${tid(`triangles-${panel.timeframe}`)} tbody tr`).count(),
+      panel.triangles.length,
+      `data: triangle residual rows (${panel.timeframe})`,
+    );
+  }
+  const pair = pairs.has('EURUSD') ? 'EURUSD' : [...pairs].sort()[0];
+  const s = await apiGet(`/api/v1/data/series?pair=${pair}&points=1000`);
+  const caption = await text(page, tid('price-caption'));
+  check(caption.startsWith(`${s.pair} ${s.timeframe} ${s.side}: ${int(s.total_points)} bars`), `data: price caption "${caption}" vs ${s.pair} ${int(s.total_points)} bars`);
+  eq(await page.getAttribute(tid('price-chart'), 'data-pair'), s.pair, 'data: price chart pair');
+  await visible(page, `${tid('price-chart')} canvas`);
+  await noJunk(page, 'data');
+  await shot(page, 'data-light');
+
+  // Another pair through the selector.
+  const other = [...pairs].sort().find((p) => p !== pair);
+  if (other) {
+    const o = await apiGet(`/api/v1/data/series?pair=${other}&points=1000`);
+    await page.selectOption(tid('price-pair'), other);
+    await page.waitForSelector(`${tid('price-chart')}[data-pair="${other}"]`, { timeout: TIMEOUT });
+    await visible(page, tid('price-caption'));
+    const c2 = await text(page, tid('price-caption'));
+    check(c2.startsWith(`${o.pair} ${o.timeframe} ${o.side}: ${int(o.total_points)} bars`), `data: caption after choosing ${other}: "${c2}"`);
+  }
+  await noJunk(page, 'data');
+}
+
+async function backtestPage(page) {
+  const runs = await backtestRuns();
+  if (runs.length === 0) {
+    await visible(page, tid('backtest-empty'));
+    check(false, 'backtest: the store has no run with a backtest (run `bqx demo` first)');
+    return;
+  }
+  const runId = runs[0].run_id;
+  const bt = await apiGet(`/api/v1/runs/${encodeURIComponent(runId)}/backtest`);
+  await visible(page, tid('pooled-table'));
+  eq(await text(page, tid('run-id')), runId, 'backtest: newest run with a backtest');
+  eq(await text(page, tid('bt-pair-count')), String(bt.series.length), 'backtest: pairs');
+  for (const m of bt.models) {
+    const p = m.pooled;
+    // The zero forecast calls no direction: n/a, as in the CLI's tear-sheet.
+    const directional = m.name !== 'zero';
+    eq(await text(page, tid(`pooled-da-${m.name}`)), directional ? pct(p.direction?.accuracy) : NA, `backtest: pooled DA of ${m.name}`);
+    eq(await text(page, tid(`pooled-sharpe-${m.name}`)), fixed(p.trading?.sharpe, 2), `backtest: pooled Sharpe of ${m.name}`);
+    eq(await text(page, tid(`pooled-r2-${m.name}`)), fixed(p.regression?.r2_vs_zero, 3), `backtest: pooled R² of ${m.name}`);
+    eq(await text(page, tid(`pooled-dsr-${m.name}`)), fixed(p.trading?.deflated?.dsr, 3), `backtest: pooled DSR of ${m.name}`);
+    const ci = p.direction?.bootstrap ?? p.direction?.wilson;
+    eq(await text(page, tid(`pooled-da-ci-${m.name}`)), ci && directional ? `[${pct(ci.lo)}, ${pct(ci.hi)}]` : NA, `backtest: DA interval of ${m.name}`);
+  }
+  eq(await text(page, tid('pooled-da-ceiling')), pct(bt.ceiling.directional_accuracy), 'backtest: ceiling DA');
+
+  // The selected model (default: the first that is not the zero forecast).
+  const model = await page.inputValue(tid('bt-model'));
+  const wantModel = (bt.models.find((m) => m.name !== 'zero') ?? bt.models[0]).name;
+  eq(model, wantModel, 'backtest: default model');
+  const q = `model=${encodeURIComponent(model)}`;
+  const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
+  const [eqty, folds, pairs] = await Promise.all([
+    apiGet(`${base}/equity?${q}&points=1000`),
+    apiGet(`${base}/backtest/folds?${q}`),
+    apiGet(`${base}/backtest/pairs?${q}`),
+  ]);
+  await visible(page, tid('folds-table'));
+  await visible(page, tid('pairs-table'));
+  if (eqty.ts.length) {
+    await visible(page, tid('equity-final'));
+    await visible(page, `${tid('equity-chart')} canvas`);
+    eq(await text(page, tid('equity-final')), fixed(eqty.equity[eqty.equity.length - 1], 4), 'backtest: final pooled equity');
+  }
+  eq(await page.locator(`${tid('folds-table')} tbody tr`).count(), folds.length, 'backtest: fold rows');
+  await visible(page, `${tid('folds-chart')} canvas`);
+  if (folds.length) {
+    eq(await text(page, tid(`fold-da-${folds[0].fold}`)), pct(folds[0].metrics.direction?.accuracy), 'backtest: DA of the first fold');
+  }
+  eq(await page.locator(`${tid('pairs-table')} tbody tr`).count(), pairs.length, 'backtest: pair rows');
+  for (const pm of pairs.slice(0, 3)) {
+    eq(await text(page, tid(`pair-da-${pm.pair}`)), pct(pm.all_folds.direction?.accuracy), `backtest: DA of ${pm.pair}`);
+    eq(await text(page, tid(`pair-sharpe-${pm.pair}`)), fixed(pm.all_folds.trading?.sharpe, 2), `backtest: Sharpe of ${pm.pair}`);
+  }
+  await noJunk(page, 'backtest');
+  await shot(page, 'backtest-light');
+
+  // One pair's equity and folds, chosen by clicking the pair in the table.
+  const pick = pairs.find((p) => p.pair === 'EURUSD') ?? pairs[0];
+  if (pick) {
+    const [pe, pf] = await Promise.all([
+      apiGet(`${base}/equity?${q}&pair=${pick.pair}&points=1000`),
+      apiGet(`${base}/backtest/folds?${q}&pair=${pick.pair}`),
+    ]);
+    await page.click(tid(`pair-link-${pick.pair}`));
+    await page.waitForFunction(
+      ([sel, pair]) => document.querySelector(sel)?.textContent?.includes(pair),
+      [tid('equity-caption'), pick.pair],
+      { timeout: TIMEOUT },
+    );
+    if (pe.ts.length) {
+      eq(await text(page, tid('equity-final')), fixed(pe.equity[pe.equity.length - 1], 4), `backtest: final equity of ${pick.pair}`);
+    }
+    await visible(page, tid('folds-table'));
+    eq(await page.locator(`${tid('folds-table')} tbody tr`).count(), pf.length, `backtest: fold rows of ${pick.pair}`);
+    if (pf.length) {
+      eq(await text(page, tid(`fold-da-${pf[0].fold}`)), pct(pf[0].metrics.direction?.accuracy), `backtest: first fold DA of ${pick.pair}`);
+    }
+  }
+  // Another model through the selector.
+  const other = bt.models.find((m) => m.name !== model && m.name !== 'zero');
+  if (other) {
+    const op = await apiGet(`${base}/backtest/pairs?model=${encodeURIComponent(other.name)}`);
+    await page.selectOption(tid('bt-model'), other.name);
+    const p0 = op[0];
+    await page.waitForFunction(
+      ([sel, want]) => document.querySelector(sel)?.textContent?.trim() === want,
+      [tid(`pair-da-${p0.pair}`), pct(p0.all_folds.direction?.accuracy)],
+      { timeout: TIMEOUT },
+    );
+    passed++;
+  }
+}
+
+async function runsPage(page) {
+  const runs = await apiGet('/api/v1/runs?limit=100');
+  if (runs.length === 0) {
+    await visible(page, tid('runs-empty'));
+    return;
+  }
+  await visible(page, tid('runs-table'));
+  eq(await page.locator(`${tid('runs-table')} tbody tr`).count(), runs.length, 'runs: history rows');
+  eq(await text(page, tid('newest-run-id')), runs[0].run_id, 'runs: newest run');
+  const bt = await backtestRuns();
+  if (bt.length >= 2) {
+    await visible(page, tid('compare-table'));
+    const [a, b] = await Promise.all(
+      [bt[1], bt[0]].map((r) => apiGet(`/api/v1/runs/${encodeURIComponent(r.run_id)}/backtest`)),
+    );
+    for (const m of b.models) {
+      const ma = a.models.find((x) => x.name === m.name);
+      eq(await text(page, tid(`cmp-da-b-${m.name}`)), pct(m.pooled.direction?.accuracy), `runs: compare DA (B) of ${m.name}`);
+      if (ma) eq(await text(page, tid(`cmp-da-a-${m.name}`)), pct(ma.pooled.direction?.accuracy), `runs: compare DA (A) of ${m.name}`);
+    }
+  } else {
+    await visible(page, tid('compare-empty'));
+  }
+  await noJunk(page, 'runs');
+  await shot(page, 'runs-light');
+
+  // The newest run's detail.
+  const d = await apiGet(`/api/v1/runs/${encodeURIComponent(runs[0].run_id)}`);
+  await page.click(tid('newest-run-id'));
+  await visible(page, tid('detail-run-id'));
+  eq(await text(page, tid('detail-run-id')), d.run_id, 'run detail: id');
+  eq(await text(page, tid('detail-status')), d.status, 'run detail: status');
+  if (d.stages.length) {
+    await visible(page, tid('detail-stages'));
+    eq(await page.locator(`${tid('detail-stages')} tbody tr`).count(), d.stages.length, 'run detail: stage rows');
+    for (const s of d.stages) eq(await text(page, tid(`detail-stage-${s.stage}`)), s.stage, `run detail: stage ${s.stage}`);
+  }
+  if (d.logs.length) eq(await page.locator(`${tid('detail-logs')} tbody tr`).count(), d.logs.length, 'run detail: log rows');
+  if (d.artifacts.length) eq(await page.locator(`${tid('detail-artifacts')} tbody tr`).count(), d.artifacts.length, 'run detail: artifact rows');
+  if (d.has_backtest) await visible(page, tid('detail-backtest-link'));
+  await noJunk(page, 'run detail');
+  await shot(page, 'run-detail-light');
+}
+
+/** Starts a run from the UI, follows it live, checks the 409 of a second start. */
+async function liveRun(page) {
+  await go(page, 'pipeline');
+  await visible(page, tid('stage-table'));
+  const before = await apiGet('/api/v1/runs?limit=1');
+  await page.waitForSelector(`${tid('run-button')}:not([disabled])`, { timeout: TIMEOUT });
+  await page.click(tid('run-button'));
+  await visible(page, tid('job-state'));
+  await page.waitForSelector(`${tid('run-button')}[disabled]`, { timeout: TIMEOUT });
+  passed++;
+  // A second start while the job runs: 409 from the API, shown by the UI.
+  const second = await apiPost('/api/v1/runs', {});
+  const job = await apiGet('/api/v1/health');
+  if (job.job?.state === 'running') {
+    eq(second.status, 409, 'live: second POST /runs while running');
+    eq(second.body?.error?.code, 'conflict', 'live: 409 code');
+    // Force the disabled button (as a second window would) to see the UI's message.
+    await page.evaluate((sel) => {
+      const b = document.querySelector(sel);
+      if (b) b.disabled = false;
+    }, tid('run-button'));
+    tolerate = /409/;
+    await page.click(tid('run-button'));
+    await visible(page, tid('run-error'));
+    tolerate = null;
+    const msg = await text(page, tid('run-error'));
+    check(msg.includes('already running'), `live: 409 message shown ("${msg}")`);
+    // Live progress: the job's stages move on through progress events.
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-testid^="job-stage-"]')].some((e) =>
+          ['running', 'succeeded'].includes(e.textContent?.trim() ?? ''),
+        ),
+      null,
+      { timeout: TIMEOUT, polling: 100 },
+    );
+    passed++;
+    await shot(page, 'pipeline-running-light');
+  }
+  await page.waitForFunction(
+    (sel) => ['succeeded', 'failed'].includes(document.querySelector(sel)?.textContent?.trim() ?? ''),
+    tid('job-state'),
+    { timeout: 30 * 60 * 1000, polling: 500 },
+  );
+  const finalState = await text(page, tid('job-state'));
+  eq(finalState, 'succeeded', 'live: the run finished');
+  await page.waitForSelector(`${tid('run-button')}:not([disabled])`, { timeout: TIMEOUT });
+  const after = await apiGet('/api/v1/runs?limit=1');
+  check(after[0]?.run_id !== before[0]?.run_id, 'live: a new run is registered');
+  const runLink = await text(page, tid('job-run-id'));
+  eq(runLink, after[0]?.run_id, 'live: job links its run');
+  check(!(await page.isVisible(tid('run-error'))), 'live: the 409 message is cleared when the job ends');
+  await shot(page, 'pipeline-finished-light');
+  // The new run is the Backtest page's default.
+  const bt = await backtestRuns();
+  await go(page, 'backtest');
+  await visible(page, tid('pooled-table'));
+  eq(await text(page, tid('run-id')), bt[0]?.run_id, 'live: the backtest page shows the newest run');
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+});
+let closing = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !(tolerate && tolerate.test(m.text()))) problems.push(`console error: ${m.text()} (${m.location()?.url ?? ''})`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    if (closing) return;
+    // The event stream never completes: a reload or close aborts it by design.
+    if (new URL(r.url()).pathname === '/api/v1/events' && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !(tolerate && tolerate.test(String(r.status())))) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+  });
+
+  await step('open the UI', async () => {
+    await page.goto(`${BASE}/#/pipeline`, { waitUntil: 'domcontentloaded' });
+    await visible(page, tid('page-pipeline'));
+    eq(await page.getAttribute('html', 'data-theme'), 'light', 'theme follows prefers-color-scheme (light)');
+  });
+  await step('pipeline page', async () => {
+    await pipelinePage(page);
+    await shot(page, 'pipeline-light');
+  });
+  await step('data page', async () => {
+    await go(page, 'data');
+    await dataPage(page);
+  });
+  await step('backtest page', async () => {
+    await go(page, 'backtest');
+    await backtestPage(page);
+  });
+  await step('runs page', async () => {
+    await go(page, 'runs');
+    await runsPage(page);
+  });
+  await step('dark theme (toggle, persisted)', async () => {
+    await go(page, 'backtest');
+    await visible(page, tid('pooled-table'));
+    await page.click(tid('theme-toggle'));
+    eq(await page.getAttribute('html', 'data-theme'), 'dark', 'theme after the toggle');
+    await visible(page, tid('equity-final'));
+    await shot(page, 'backtest-dark');
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await visible(page, tid('pooled-table'));
+    eq(await page.getAttribute('html', 'data-theme'), 'dark', 'theme after a reload (localStorage)');
+    await go(page, 'data');
+    await visible(page, `${tid('coverage-chart')} canvas`);
+    await visible(page, tid('price-caption'));
+    await shot(page, 'data-dark');
+    await page.click(tid('theme-toggle'));
+    eq(await page.getAttribute('html', 'data-theme'), 'light', 'theme toggled back');
+  });
+  if (RUN_JOB) await step('live run (BQX_E2E_RUN=1)', () => liveRun(page));
+  closing = true;
+  await context.close();
+  closing = false;
+
+  await step('dark theme from prefers-color-scheme', async () => {
+    const dark = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
+    const p2 = await dark.newPage();
+    p2.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console error (dark): ${m.text()}`);
+    });
+    p2.on('pageerror', (e) => problems.push(`page error (dark): ${e.message}`));
+    await p2.goto(`${BASE}/#/pipeline`, { waitUntil: 'domcontentloaded' });
+    await visible(p2, tid('stage-table'));
+    eq(await p2.getAttribute('html', 'data-theme'), 'dark', 'theme follows prefers-color-scheme (dark)');
+    await shot(p2, 'pipeline-dark');
+    closing = true;
+    await dark.close();
+  });
+} finally {
+  closing = true;
+  await browser.close();
+}
+
+for (const p of problems) failures.push(p);
+console.log('\nscreenshots:');
+for (const s of shots) console.log(`  ${s}`);
+if (failures.length) {
+  console.log('\nfailures:');
+  for (const f of failures) console.log(`  - ${f}`);
+}
+console.log(`\ne2e: ${passed} passed, ${failures.length} failed`);
+process.exit(failures.length ? 1 : 0);

@@ -1,0 +1,464 @@
+// Every chart of the UI, on ECharts (modular imports, canvas renderer). Tooltips render as rich
+// text on the canvas, so no HTML strings are built from data and no inline styles are needed.
+
+import * as echarts from 'echarts/core';
+import { CustomChart, GraphChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
+import {
+  DataZoomComponent,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TooltipComponent,
+  VisualMapComponent,
+} from 'echarts/components';
+import { CanvasRenderer } from 'echarts/renderers';
+import type { EChartsCoreOption } from 'echarts/core';
+
+import { date, fixed, int, pct } from './format';
+import type { Coverage, Equity, FoldMetrics, PipelineStage, PriceSeries } from './types';
+
+echarts.use([
+  CustomChart,
+  GraphChart,
+  HeatmapChart,
+  LineChart,
+  ScatterChart,
+  DataZoomComponent,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TooltipComponent,
+  VisualMapComponent,
+  CanvasRenderer,
+]);
+
+export type Theme = 'light' | 'dark';
+
+function currentTheme(): Theme {
+  return document.documentElement.dataset.theme === 'dark' ? 'dark' : 'light';
+}
+
+/** Colours that read well on both themes. */
+export const COLORS = {
+  accent: '#3b82f6',
+  ok: '#16a34a',
+  warn: '#d97706',
+  bad: '#dc2626',
+  muted: '#94a3b8',
+  band: 'rgba(59, 130, 246, 0.22)',
+  zero: '#64748b',
+};
+
+interface Live {
+  chart: echarts.ECharts;
+  observer: ResizeObserver;
+  /** For options that depend on the theme: rebuilt when the theme changes. */
+  build?: () => EChartsCoreOption;
+}
+
+const live = new Map<HTMLElement, Live>();
+
+const BASE: EChartsCoreOption = {
+  backgroundColor: 'transparent',
+  animation: false,
+  textStyle: { fontFamily: 'inherit' },
+};
+
+/** Like `mount`, for an option that depends on the theme (rebuilt when the theme changes). */
+function mountThemed(el: HTMLElement, build: () => EChartsCoreOption): echarts.ECharts {
+  const chart = mount(el, build());
+  const l = live.get(el);
+  if (l) l.build = build;
+  return chart;
+}
+
+/** Draws `option` into `el` (reusing the chart already there) and keeps it sized to `el`. */
+export function mount(el: HTMLElement, option: EChartsCoreOption): echarts.ECharts {
+  let l = live.get(el);
+  if (!l) {
+    const chart = echarts.init(el, currentTheme(), { renderer: 'canvas' });
+    // `data-rendered` tells tests (and anyone waiting) that the canvas shows the latest option.
+    chart.on('finished', () => {
+      el.dataset.rendered = '1';
+    });
+    const observer = new ResizeObserver(() => {
+      el.dataset.rendered = '0';
+      chart.resize();
+    });
+    observer.observe(el);
+    l = { chart, observer };
+    live.set(el, l);
+  }
+  el.dataset.rendered = '0';
+  l.build = undefined;
+  l.chart.setOption({ ...BASE, ...option }, { notMerge: true });
+  return l.chart;
+}
+
+/** Disposes the charts whose element left the document (after a page change). */
+export function disposeDetached(): void {
+  for (const [el, l] of live) {
+    if (!el.isConnected) {
+      l.observer.disconnect();
+      l.chart.dispose();
+      live.delete(el);
+    }
+  }
+}
+
+/** Applies the page theme to every live chart. */
+export function applyTheme(): void {
+  const t = currentTheme();
+  for (const [el, l] of live) {
+    el.dataset.rendered = '0';
+    l.chart.setTheme(t);
+    if (l.build) l.chart.setOption({ ...BASE, ...l.build() }, { notMerge: true });
+    else l.chart.setOption(BASE);
+  }
+}
+
+const richTooltip = { renderMode: 'richText' as const, confine: true };
+
+const ms = (us: number) => us / 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline stage graph.
+
+export type StageState =
+  | 'runnable'
+  | 'built'
+  | 'not built'
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed';
+
+export const STAGE_COLORS: Record<StageState, string> = {
+  runnable: COLORS.accent,
+  built: '#0d9488',
+  'not built': COLORS.muted,
+  pending: '#8b5cf6',
+  running: COLORS.warn,
+  succeeded: COLORS.ok,
+  failed: COLORS.bad,
+};
+
+/** Stages laid out left to right by dependency depth; edges point from dependency to stage. */
+export function stageGraph(
+  el: HTMLElement,
+  stages: PipelineStage[],
+  stateOf: (s: PipelineStage) => StageState,
+): void {
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  const depth = new Map<string, number>();
+  const depthOf = (name: string, seen: Set<string>): number => {
+    const known = depth.get(name);
+    if (known !== undefined) return known;
+    const s = byName.get(name);
+    let d = 0;
+    if (s && !seen.has(name)) {
+      seen.add(name);
+      for (const dep of s.depends_on) {
+        if (byName.has(dep)) d = Math.max(d, depthOf(dep, seen) + 1);
+      }
+    }
+    depth.set(name, d);
+    return d;
+  };
+  stages.forEach((s) => depthOf(s.name, new Set()));
+  // Columns by depth; each column centred vertically.
+  const perDepth = new Map<number, number>();
+  for (const s of stages) {
+    const d = depth.get(s.name) ?? 0;
+    perDepth.set(d, (perDepth.get(d) ?? 0) + 1);
+  }
+  mountThemed(el, () => stageGraphOption(stages, stateOf, byName, depth, perDepth));
+}
+
+function stageGraphOption(
+  stages: PipelineStage[],
+  stateOf: (s: PipelineStage) => StageState,
+  byName: Map<string, PipelineStage>,
+  depth: Map<string, number>,
+  perDepth: Map<number, number>,
+): EChartsCoreOption {
+  const dark = currentTheme() === 'dark';
+  const dimFill = dark ? '#26303b' : '#e2e8f0';
+  const dimText = dark ? '#a3b0bf' : '#475569';
+  const rowsAt = new Map<number, number>();
+  const nodes = stages.map((s) => {
+    const d = depth.get(s.name) ?? 0;
+    const row = rowsAt.get(d) ?? 0;
+    rowsAt.set(d, row + 1);
+    const state = stateOf(s);
+    const dim = state === 'not built';
+    return {
+      name: s.name,
+      x: d * 160,
+      y: (row - ((perDepth.get(d) ?? 1) - 1) / 2) * 62,
+      value: state,
+      symbol: 'roundRect',
+      symbolSize: [118, 44],
+      itemStyle: {
+        color: dim ? dimFill : STAGE_COLORS[state],
+        borderColor: STAGE_COLORS[state],
+        borderWidth: 1.5,
+        borderType: dim ? 'dashed' : 'solid',
+      },
+      label: {
+        show: true,
+        formatter: `{name|${s.name}}\n{state|${state}}`,
+        rich: {
+          name: { fontSize: 13, fontWeight: 'bold', lineHeight: 17, color: dim ? dimText : '#fff' },
+          state: { fontSize: 11, lineHeight: 14, color: dim ? dimText : '#fff' },
+        },
+      },
+    };
+  });
+  const links = stages.flatMap((s) =>
+    s.depends_on.filter((d) => byName.has(d)).map((d) => ({ source: d, target: s.name })),
+  );
+  return {
+    tooltip: {
+      ...richTooltip,
+      formatter: (p: { dataType?: string; name?: string; value?: unknown; data?: { source?: string; target?: string } }) => {
+        if (p.dataType === 'edge') return `${p.data?.source} → ${p.data?.target}`;
+        const s = byName.get(p.name ?? '');
+        const deps = s && s.depends_on.length ? `\ndepends on ${s.depends_on.join(', ')}` : '';
+        return `${p.name}: ${String(p.value)}${deps}`;
+      },
+    },
+    series: [
+      {
+        type: 'graph',
+        layout: 'none',
+        roam: false,
+        data: nodes,
+        links,
+        edgeSymbol: ['none', 'arrow'],
+        edgeSymbolSize: 9,
+        lineStyle: { color: COLORS.muted, width: 1.5, curveness: 0, opacity: 0.9 },
+        left: 70,
+        right: 70,
+        top: 34,
+        bottom: 34,
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data coverage heatmap: one row per stored series, one column per month.
+
+export function seriesLabel(s: { pair: string; timeframe: string; side: string }, unique: boolean): string {
+  return unique ? s.pair : `${s.pair} ${s.timeframe} ${s.side}`;
+}
+
+export function coverageHeatmap(el: HTMLElement, cov: Coverage): string[] {
+  const pairCount = new Map<string, number>();
+  for (const p of cov.pairs) pairCount.set(p.pair, (pairCount.get(p.pair) ?? 0) + 1);
+  const rows = cov.pairs.map((p) => seriesLabel(p, pairCount.get(p.pair) === 1));
+  const data: [number, number, number | '-'][] = [];
+  let max = 0;
+  cov.pairs.forEach((p, y) => {
+    p.bars.forEach((n, x) => {
+      data.push([x, y, n > 0 ? n : '-']);
+      if (n > max) max = n;
+    });
+  });
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      formatter: (p: { value: [number, number, number | '-'] }) => {
+        const [x, y, v] = p.value;
+        return `${rows[y]} ${cov.months[x]}: ${v === '-' ? 'no bars' : `${int(v)} bars`}`;
+      },
+    },
+    grid: { left: 120, right: 24, top: 16, bottom: 80 },
+    xAxis: { type: 'category', data: cov.months, splitArea: { show: false } },
+    yAxis: { type: 'category', data: rows, inverse: true, axisLabel: { interval: 0, fontSize: 11 } },
+    visualMap: {
+      min: 0,
+      max: Math.max(1, max),
+      calculable: true,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      itemHeight: 200,
+      inRange: { color: ['#dbeafe', '#60a5fa', '#1d4ed8'] },
+      text: [`${int(max)} bars`, '0'],
+    },
+    series: [{ type: 'heatmap', data, progressive: 0, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
+  });
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Price line with the min/max band of each decimation bucket.
+
+export function priceChart(el: HTMLElement, s: PriceSeries): void {
+  const t = s.ts.map(ms);
+  const low = s.low.map((v, i) => [t[i], v]);
+  const span = s.high.map((v, i) => [t[i], v - s.low[i]]);
+  const close = s.close.map((v, i) => [t[i], v]);
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'axis',
+      formatter: (ps: { dataIndex: number }[]) => {
+        const i = ps[0]?.dataIndex ?? 0;
+        return `${date(s.ts[i])}\nclose ${fixed(s.close[i], 5)}\nlow ${fixed(s.low[i], 5)}  high ${fixed(s.high[i], 5)}`;
+      },
+    },
+    legend: { data: ['close', 'min/max band'], top: 0 },
+    grid: { left: 64, right: 24, top: 32, bottom: 64 },
+    xAxis: { type: 'time' },
+    yAxis: { type: 'value', scale: true },
+    dataZoom: [{ type: 'inside' }, { type: 'slider', height: 20, bottom: 12 }],
+    series: [
+      { name: 'low', type: 'line', data: low, stack: 'band', symbol: 'none', lineStyle: { opacity: 0 }, silent: true },
+      {
+        name: 'min/max band',
+        type: 'line',
+        data: span,
+        stack: 'band',
+        symbol: 'none',
+        lineStyle: { opacity: 0 },
+        areaStyle: { color: COLORS.band },
+        itemStyle: { color: COLORS.band },
+        silent: true,
+      },
+      { name: 'close', type: 'line', data: close, symbol: 'none', lineStyle: { width: 1.2, color: COLORS.accent }, itemStyle: { color: COLORS.accent } },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Equity (cumulative log return) above its drawdown.
+
+export function equityChart(el: HTMLElement, e: Equity): void {
+  const t = e.ts.map(ms);
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'axis',
+      formatter: (ps: { dataIndex: number }[]) => {
+        const i = ps[0]?.dataIndex ?? 0;
+        return `${date(e.ts[i])}\nequity ${fixed(e.equity[i], 4)}\ndrawdown ${fixed(e.drawdown[i], 4)}`;
+      },
+    },
+    axisPointer: { link: [{ xAxisIndex: 'all' }] },
+    grid: [
+      { left: 64, right: 24, top: 28, height: '50%' },
+      { left: 64, right: 24, top: '66%', bottom: 56 },
+    ],
+    xAxis: [
+      { type: 'time', gridIndex: 0, axisLabel: { show: false } },
+      { type: 'time', gridIndex: 1 },
+    ],
+    yAxis: [
+      { type: 'value', gridIndex: 0, scale: true, name: 'cum. log return', nameTextStyle: { align: 'left' } },
+      { type: 'value', gridIndex: 1, name: 'drawdown', nameTextStyle: { align: 'left' }, max: 0, splitNumber: 3 },
+    ],
+    dataZoom: [{ type: 'inside', xAxisIndex: [0, 1] }, { type: 'slider', xAxisIndex: [0, 1], height: 18, bottom: 8 }],
+    series: [
+      {
+        name: 'equity',
+        type: 'line',
+        xAxisIndex: 0,
+        yAxisIndex: 0,
+        data: e.equity.map((v, i) => [t[i], v]),
+        symbol: 'none',
+        lineStyle: { color: COLORS.accent, width: 1.4 },
+        itemStyle: { color: COLORS.accent },
+        markLine: { silent: true, symbol: 'none', lineStyle: { color: COLORS.zero, type: 'dashed' }, label: { show: false }, data: [{ yAxis: 0 }] },
+      },
+      {
+        name: 'drawdown',
+        type: 'line',
+        xAxisIndex: 1,
+        yAxisIndex: 1,
+        data: e.drawdown.map((v, i) => [t[i], v]),
+        symbol: 'none',
+        lineStyle: { color: COLORS.bad, width: 1 },
+        itemStyle: { color: COLORS.bad },
+        areaStyle: { color: 'rgba(220, 38, 38, 0.25)' },
+      },
+    ],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directional accuracy per fold with its interval as error bars.
+
+export function foldDaChart(el: HTMLElement, folds: FoldMetrics[], ceilingDa: number | null): void {
+  const cats = folds.map((f) => `${f.fold}`);
+  const acc = folds.map((f) => f.metrics.direction?.accuracy ?? null);
+  const iv = folds.map((f) => f.metrics.direction?.bootstrap ?? f.metrics.direction?.wilson ?? null);
+  const bars = iv.map((b, i) => (b ? [i, b.lo, b.hi] : [i, null, null]));
+  const marks: object[] = [{ yAxis: 0.5, name: '50 %', lineStyle: { color: COLORS.zero, type: 'dashed' } }];
+  if (ceilingDa !== null && ceilingDa !== 0.5) {
+    marks.push({ yAxis: ceilingDa, name: 'ceiling', lineStyle: { color: COLORS.warn, type: 'dotted' } });
+  }
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'axis',
+      formatter: (ps: { dataIndex: number }[]) => {
+        const i = ps[0]?.dataIndex ?? 0;
+        const f = folds[i];
+        const b = iv[i];
+        return `fold ${f.fold} (${date(f.first_ts)} … ${date(f.last_ts)})\nDA ${pct(acc[i])}${b ? `  [${pct(b.lo)}, ${pct(b.hi)}]` : ''}`;
+      },
+    },
+    grid: { left: 64, right: 24, top: 24, bottom: 40 },
+    xAxis: { type: 'category', data: cats, name: 'fold', nameLocation: 'middle', nameGap: 26 },
+    yAxis: {
+      type: 'value',
+      scale: true,
+      axisLabel: { formatter: (v: number) => `${(v * 100).toFixed(0)} %` },
+    },
+    series: [
+      {
+        type: 'custom',
+        name: 'interval',
+        data: bars,
+        encode: { x: 0, y: [1, 2] },
+        renderItem: (_params: unknown, api: CustomApi) => {
+          const lo = api.value(1);
+          const hi = api.value(2);
+          if (lo === null || hi === null || Number.isNaN(lo) || Number.isNaN(hi)) return null;
+          const x = api.value(0);
+          const a = api.coord([x, lo]);
+          const b = api.coord([x, hi]);
+          const w = Math.min(10, api.size([1, 0])[0] * 0.25);
+          const style = { stroke: COLORS.accent, lineWidth: 1.4 };
+          return {
+            type: 'group',
+            children: [
+              { type: 'line', shape: { x1: a[0], y1: a[1], x2: b[0], y2: b[1] }, style },
+              { type: 'line', shape: { x1: a[0] - w, y1: a[1], x2: a[0] + w, y2: a[1] }, style },
+              { type: 'line', shape: { x1: b[0] - w, y1: b[1], x2: b[0] + w, y2: b[1] }, style },
+            ],
+          };
+        },
+        z: 1,
+      },
+      {
+        type: 'scatter',
+        name: 'DA',
+        data: acc,
+        symbolSize: 8,
+        itemStyle: { color: COLORS.accent },
+        z: 2,
+        markLine: { silent: true, symbol: 'none', label: { formatter: '{b}', position: 'end' }, data: marks },
+      },
+    ],
+  });
+}
+
+interface CustomApi {
+  value(dim: number): number;
+  coord(v: [number, number]): [number, number];
+  size(v: [number, number]): [number, number];
+}

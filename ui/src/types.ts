@@ -1,0 +1,317 @@
+// The shapes of docs/api.md (BQX ML HTTP API v1). Timestamps are Unix microseconds unless the
+// field name ends in `_at` (RFC 3339 strings). Fields the contract marks optional or that may
+// be absent on older servers are typed as optional.
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+export type StageStatus = 'pending' | 'running' | 'succeeded' | 'failed' | string;
+
+export interface JobStage {
+  stage: string;
+  status: StageStatus;
+  seconds: number | null;
+}
+
+export interface JobTask {
+  task: string;
+  done: number;
+  total: number;
+  unit: string;
+}
+
+export interface Job {
+  id: number;
+  kind: string;
+  state: 'running' | 'succeeded' | 'failed' | string;
+  run_id: string | null;
+  started_at: string;
+  finished_at: string | null;
+  error: ErrorBody | null;
+  stages: JobStage[];
+  tasks: JobTask[];
+  log: string[];
+}
+
+export interface Health {
+  version: string;
+  store: string;
+  job: Job | null;
+}
+
+export interface PipelineStage {
+  name: string;
+  built: boolean;
+  runnable: boolean;
+  depends_on: string[];
+}
+
+export interface Pipeline {
+  stages: PipelineStage[];
+  job: Job | null;
+}
+
+/** A `ProgressEvent` of the running job (`event: progress`). */
+export type ProgressEvent =
+  | { event: 'run_started'; run_id: string; kind: string }
+  | { event: 'stage_started'; stage: string }
+  | { event: 'stage_finished'; stage: string; status: string; secs: number }
+  | { event: 'task_started'; task: string; total: number; unit: string }
+  | { event: 'task_advanced'; task: string; delta: number }
+  | { event: 'task_total'; task: string; total: number }
+  | { event: 'task_finished'; task: string }
+  | { event: 'message'; text: string };
+
+export interface RunSummary {
+  run_id: string;
+  kind: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  error: ErrorBody | string | null;
+  seconds: number | null;
+  args: Record<string, unknown>;
+  /** Not in the contract's RunSummary; used when a server sends it. */
+  has_backtest?: boolean;
+}
+
+export interface RunStage {
+  stage: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  seconds: number | null;
+  summary: unknown;
+}
+
+export interface RunLog {
+  stage: string;
+  at: string;
+  level: string;
+  message: string;
+}
+
+export interface RunArtifact {
+  stage: string;
+  kind: string;
+  path: string;
+  sha256: string;
+  bytes: number;
+  created_at: string;
+}
+
+export interface RunDetail extends RunSummary {
+  stages: RunStage[];
+  logs: RunLog[];
+  artifacts: RunArtifact[];
+  has_backtest: boolean;
+}
+
+export interface Interval {
+  lo: number;
+  hi: number;
+}
+
+export interface RegressionMetrics {
+  n: number;
+  r2_vs_zero: number | null;
+  r2_vs_train_mean: number | null;
+  mae: number | null;
+  rmse: number | null;
+  ic: number | null;
+  std_ratio: number | null;
+  mean_error: number | null;
+}
+
+export interface DirectionMetrics {
+  n: number;
+  hits: number;
+  accuracy: number | null;
+  wilson: Interval | null;
+  bootstrap: Interval | null;
+  block_len: number | null;
+  confidence: number | null;
+}
+
+export interface Deflated {
+  dsr: number | null;
+  n_trials?: number;
+  expected_max_sharpe?: number | null;
+  [k: string]: unknown;
+}
+
+export interface TradingMetrics {
+  n_decisions: number;
+  sharpe: number | null;
+  sharpe_ci: Interval | null;
+  sortino: number | null;
+  max_drawdown: number | null;
+  calmar: number | null;
+  hit_rate: number | null;
+  hit_rate_ci: Interval | null;
+  profit_factor: number | null;
+  turnover: number | null;
+  total_return: number | null;
+  annualized_return: number | null;
+  psr: number | null;
+  deflated: Deflated | null;
+  [k: string]: unknown;
+}
+
+export interface VersusCeiling {
+  r2_above: boolean;
+  directional_accuracy_above: boolean;
+  verdict: string;
+}
+
+export interface MetricSet {
+  n_rows: number;
+  regression: RegressionMetrics | null;
+  direction: DirectionMetrics | null;
+  trading: TradingMetrics | null;
+  versus_ceiling: VersusCeiling | null;
+}
+
+export interface Ceiling {
+  family: string;
+  window: number;
+  horizon: number;
+  r2: number | null;
+  directional_accuracy: number | null;
+}
+
+export interface Fold {
+  id: number;
+  train_start: number;
+  valid_start: number;
+  test_start: number;
+  test_end: number;
+  partial: boolean;
+}
+
+export interface BacktestSeries {
+  pair: string;
+  rows: number;
+  first_ts: number | null;
+  last_ts: number | null;
+  first_complete_ts: number | null;
+}
+
+export interface BacktestModel {
+  name: string;
+  spec: Record<string, unknown>;
+  units: number;
+  skipped_units: number;
+  trials: unknown;
+  pooled: MetricSet;
+}
+
+export interface BacktestSummary {
+  target: string;
+  config: Record<string, unknown>;
+  ceiling: Ceiling;
+  folds: Fold[];
+  series: BacktestSeries[];
+  notes: string[];
+  n_features: number;
+  models: BacktestModel[];
+}
+
+export interface PairMetrics {
+  pair: string;
+  all_folds: MetricSet;
+}
+
+export interface FoldMetrics {
+  fold: number;
+  first_ts: number | null;
+  last_ts: number | null;
+  metrics: MetricSet;
+}
+
+export interface Equity {
+  model: string;
+  pair: string | null;
+  points: number;
+  total_points: number;
+  ts: number[];
+  equity: number[];
+  drawdown: number[];
+}
+
+export interface CoverageSeries {
+  pair: string;
+  timeframe: string;
+  side: string;
+  bars: number[];
+}
+
+export interface Coverage {
+  months: string[];
+  pairs: CoverageSeries[];
+}
+
+export interface PriceSeries {
+  pair: string;
+  timeframe: string;
+  side: string;
+  points: number;
+  total_points: number;
+  ts: number[];
+  close: number[];
+  low: number[];
+  high: number[];
+}
+
+export interface Gap {
+  from: number;
+  to: number;
+  hours: number;
+}
+
+export interface SeriesHealth {
+  pair: string;
+  side: string;
+  timeframe: string;
+  bars: number;
+  first: number | null;
+  last: number | null;
+  gaps: number;
+  largest_gaps: Gap[];
+  dst_shifts: unknown[];
+  missing_dst_shifts: number;
+  stale_runs: number;
+  longest_stale_run: number;
+  ohlc_violations: number;
+  close_only: boolean;
+}
+
+export interface TriangleHealth {
+  triangle: string;
+  rows: number;
+  mean_abs: number;
+  max_abs: number;
+  max_at: number | null;
+}
+
+export interface PanelHealth {
+  timeframe: string;
+  rows: number;
+  complete_rows: number;
+  pairs_present: number;
+  coverage: [string, number][];
+  triangles: TriangleHealth[];
+}
+
+export interface DataHealth {
+  store: string;
+  schema_versions: [number, number];
+  source_files: number;
+  bars: number;
+  quarantined: number;
+  quarantine_by_kind: [string, number][];
+  series: SeriesHealth[];
+  panels: PanelHealth[];
+}
