@@ -210,6 +210,8 @@ struct Caches {
     equity: HashMap<PathBuf, (SystemTime, Arc<Vec<bqx_eval::backtest::ModelEquity>>)>,
     /// Predictions by (eval key, model, series): immutable once written.
     predictions: HashMap<(String, String, SeriesKey), Arc<Vec<bqx_store::Prediction>>>,
+    /// Metrics of finished runs (immutable once the run has ended).
+    metrics: HashMap<String, Arc<Vec<MetricRow>>>,
     /// DuckDB-derived views, valid for one registry generation.
     generation: String,
     health: Option<Arc<StatusReport>>,
@@ -581,21 +583,48 @@ impl Service {
 
     /// A run's metrics matching `filter`.
     pub fn metrics(&self, run_id: &str, filter: &MetricFilter) -> Result<Vec<MetricRow>, AppError> {
-        self.run_exists(run_id)?;
-        let rows = self
-            .with_registry(|r| r.metrics(run_id))?
-            .unwrap_or_default();
+        let cached = self
+            .caches
+            .lock()
+            .expect("cache lock")
+            .metrics
+            .get(run_id)
+            .cloned();
+        let rows = match cached {
+            Some(rows) => rows,
+            None => {
+                let found = self.with_registry(|r| {
+                    let Some(run) = r.run(run_id)? else {
+                        return Ok(None);
+                    };
+                    Ok(Some((run.status, r.metrics(run_id)?)))
+                })?;
+                let Some(Some((status, rows))) = found else {
+                    return Err(not_found(format!("no run {run_id}")));
+                };
+                let rows = Arc::new(rows);
+                if status != "running" {
+                    self.caches
+                        .lock()
+                        .expect("cache lock")
+                        .metrics
+                        .insert(run_id.to_string(), Arc::clone(&rows));
+                }
+                rows
+            }
+        };
         let ok = |want: &Option<String>, have: Option<&str>| {
             want.as_deref().is_none_or(|w| have == Some(w))
         };
         Ok(rows
-            .into_iter()
+            .iter()
             .filter(|m| {
                 ok(&filter.model, Some(&m.model))
                     && ok(&filter.scope, Some(&m.scope))
                     && ok(&filter.pair, m.pair.as_deref())
                     && ok(&filter.metric, Some(&m.metric))
             })
+            .cloned()
             .collect())
     }
 
