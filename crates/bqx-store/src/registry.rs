@@ -263,17 +263,7 @@ fn read_runs(conn: &rusqlite::Connection, limit: usize) -> Result<Vec<RunRow>> {
         "SELECT run_id, kind, args, started_at, finished_at, status, error FROM runs \
          ORDER BY started_at DESC, rowid DESC LIMIT ?1",
     )?;
-    let rows = st.query_map([limit as i64], |r| {
-        Ok(RunRow {
-            run_id: r.get(0)?,
-            kind: r.get(1)?,
-            args: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or_default(),
-            started_at: r.get(3)?,
-            finished_at: r.get(4)?,
-            status: r.get(5)?,
-            error: r.get(6)?,
-        })
-    })?;
+    let rows = st.query_map([limit as i64], run_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
