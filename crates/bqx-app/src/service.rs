@@ -828,9 +828,15 @@ impl Service {
     ) -> Result<Predictions, AppError> {
         let points = check_points(points)?;
         let pair = parse_pair(pair)?;
-        let detail = self.run(run_id)?;
-        let summary = detail
-            .stages
+        // Only the stages: the run's logs and artifacts are not needed here.
+        let stages = match self.with_registry(|r| r.stages(run_id))? {
+            Some(stages) if !stages.is_empty() => stages,
+            _ => {
+                self.run_exists(run_id)?;
+                Vec::new()
+            }
+        };
+        let summary = stages
             .iter()
             .find(|s| s.stage == "backtest" && s.status == "succeeded")
             .and_then(|s| s.summary.clone())
@@ -899,6 +905,14 @@ impl Service {
                 self.store_dir.display()
             )));
         }
+        let _guard = self.lock_duck()?;
+        let store = open_store(&self.store_dir, "bqx serve")?;
+        f(&store)
+    }
+
+    /// This process's turn on the DuckDB store; `store_in_use` while this service's job holds
+    /// it (another process holding it is reported by `open_store`).
+    fn lock_duck(&self) -> Result<std::sync::MutexGuard<'_, ()>, AppError> {
         if let Some(job) = self.job().filter(|j| j.state == "running") {
             return Err(AppError::new(
                 ErrorCode::StoreInUse,
@@ -908,9 +922,7 @@ impl Service {
                 ),
             ));
         }
-        let _guard = self.duck.lock().expect("duck lock");
-        let store = open_store(&self.store_dir, "bqx serve")?;
-        f(&store)
+        Ok(self.duck.lock().expect("duck lock"))
     }
 
     /// Drops DuckDB-derived caches when the registry changed since they were filled.
@@ -933,13 +945,7 @@ impl Service {
             return Ok(h);
         }
         let report = {
-            if let Some(job) = self.job().filter(|j| j.state == "running") {
-                return Err(AppError::new(
-                    ErrorCode::StoreInUse,
-                    format!("the store is busy with job {} ({})", job.id, job.kind),
-                ));
-            }
-            let _guard = self.duck.lock().expect("duck lock");
+            let _guard = self.lock_duck()?;
             Arc::new(status(&self.store_dir)?)
         };
         self.caches.lock().expect("cache lock").health = Some(Arc::clone(&report));
