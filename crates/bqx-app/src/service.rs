@@ -628,6 +628,15 @@ impl Service {
             .collect())
     }
 
+    /// Whether the run has ended (succeeded or failed). A finished run never changes again: a
+    /// resumed run is a new run, so everything read about a finished one may be kept.
+    pub fn run_finished(&self, run_id: &str) -> Result<bool, AppError> {
+        match self.with_registry(|r| r.run(run_id))? {
+            Some(Some(run)) => Ok(run.status != "running"),
+            _ => Ok(false),
+        }
+    }
+
     fn run_exists(&self, run_id: &str) -> Result<(), AppError> {
         match self.with_registry(|r| r.run(run_id))? {
             Some(Some(_)) => Ok(()),

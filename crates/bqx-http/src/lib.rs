@@ -12,6 +12,7 @@
 //! (so a web page cannot start runs on a loopback server); bodies are capped at
 //! [`BODY_LIMIT`]; non-loopback clients get a request budget per address.
 
+mod cache;
 mod error;
 mod limits;
 mod metrics;
@@ -94,6 +95,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small JSON answers: send them now instead of waiting for Nagle's timer.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

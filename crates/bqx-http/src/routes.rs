@@ -26,18 +26,29 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::cache::{self, CACHE_BYTES, ResponseCache};
 use crate::limits::Buckets;
 use crate::metrics::{Metrics, RequestLabels, RouteLabels, StatusLabels};
 use crate::{BODY_LIMIT, HttpConfig, HttpError};
 
-/// Shared by every handler.
+/// Shared by every handler (one `Arc`: every middleware and handler clones it per request).
 #[derive(Clone)]
-pub(crate) struct AppState {
-    service: Arc<Service>,
+pub(crate) struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub(crate) service: Arc<Service>,
     events: broadcast::Sender<ServiceEvent>,
-    metrics: Arc<Metrics>,
-    token: Option<Arc<str>>,
-    buckets: Arc<Buckets>,
+    metrics: Metrics,
+    token: Option<String>,
+    buckets: Buckets,
+    pub(crate) responses: ResponseCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 type ApiResult<T> = Result<T, HttpError>;
@@ -99,18 +110,16 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
     service.subscribe(move |e| {
         let _ = tx.send(e.clone());
     });
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         service,
         events,
-        metrics: Arc::new(Metrics::new()),
-        token: cfg.token.as_deref().map(Arc::from),
-        buckets: Arc::new(Buckets::new(cfg.rate_limit)),
-    };
-    let api = Router::new()
-        .route("/health", get(health))
-        .route("/pipeline", get(pipeline))
-        .route("/runs", get(runs).post(start_run))
-        .route("/ingest", axum::routing::post(start_ingest))
+        metrics: Metrics::new(),
+        token: cfg.token.clone(),
+        buckets: Buckets::new(cfg.rate_limit),
+        responses: ResponseCache::new(CACHE_BYTES),
+    }));
+    // Everything about one run, answered from the response cache once the run has finished.
+    let run_scoped = Router::new()
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/metrics", get(metrics))
         .route("/runs/{id}/backtest", get(backtest))
@@ -118,6 +127,16 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/runs/{id}/backtest/folds", get(backtest_folds))
         .route("/runs/{id}/equity", get(equity))
         .route("/runs/{id}/predictions", get(predictions))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            cache::finished_runs,
+        ));
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/pipeline", get(pipeline))
+        .route("/runs", get(runs).post(start_run))
+        .route("/ingest", axum::routing::post(start_ingest))
+        .merge(run_scoped)
         .route("/data/health", get(data_health))
         .route("/data/coverage", get(coverage))
         .route("/data/series", get(series))

@@ -138,6 +138,18 @@ async fn every_route_answers_with_the_runs_real_figures() {
             .unwrap()
             .is_empty()
     );
+    // The job names its run once the run is in the registry (the run takes tens of seconds).
+    let running_id = loop {
+        let (_, h) = get(&app, "/api/v1/health").await;
+        if let Some(id) = h["job"]["run_id"].as_str() {
+            break id.to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Asked while running, the run's detail must not be kept by the response cache.
+    let (s, while_running) = get(&app, &format!("/api/v1/runs/{running_id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(while_running["status"], "running");
     let job = tokio::task::spawn_blocking({
         let s = Arc::clone(&service);
         move || s.wait_idle()
@@ -185,7 +197,16 @@ async fn every_route_answers_with_the_runs_real_figures() {
     let runs = get_ok(&app, &mut hit, "/api/v1/runs?limit=1").await;
     assert_eq!(runs[0]["run_id"], run_id.as_str());
     assert_eq!(runs[0]["status"], "succeeded");
+    assert_eq!(run_id, running_id);
     let detail = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}")).await;
+    assert_eq!(
+        detail["status"], "succeeded",
+        "not the answer given while running"
+    );
+    assert_eq!(
+        detail,
+        get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}")).await
+    );
     assert_eq!(detail["has_backtest"], true);
     assert_eq!(detail["stages"].as_array().unwrap().len(), 3);
     assert!(
