@@ -8,14 +8,18 @@
 // Screenshots (full page, light theme, plus dark ones) go to SHOT_DIR.
 //
 // With BQX_E2E_RUN=1 it also starts a run from the Pipeline page, follows its live progress,
-// checks the 409 answer to a second start, and waits for the run to finish. This writes a new
-// run to the store, so it is off by default.
+// checks the 409 answer to a second start, and waits for the run to finish; then, on the Data
+// page, it ingests a path that does not exist (the job's error is shown), tries an ingest while
+// a run holds the store (409), and ingests tests/ui/fixtures/GBPJPY_M1_20240305.csv (300 M1
+// bars) by its absolute path, checking the new series through the API and on the page. This
+// writes runs and bars to the store, so it is off by default.
 //
 // playwright-core comes from ui/node_modules; the browser is the system Chromium.
 
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(new URL('../../ui/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -24,6 +28,9 @@ const BASE = (process.env.BQX_URL ?? '').replace(/\/+$/, '');
 const SHOT_DIR = resolve(process.env.SHOT_DIR ?? 'ui-shots');
 const RUN_JOB = process.env.BQX_E2E_RUN === '1';
 const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 60000);
+/** The ingest fixture (generic CSV, ISO UTC stamps) and the one series it holds. */
+const FIXTURE = fileURLToPath(new URL('./fixtures/GBPJPY_M1_20240305.csv', import.meta.url));
+const FIXTURE_SERIES = { pair: 'GBPJPY', timeframe: 'm1', side: 'mid', bars: 300 };
 if (!BASE) {
   console.error('e2e: set BQX_URL to the server base URL, e.g. BQX_URL=http://127.0.0.1:8750');
   process.exit(2);
@@ -207,6 +214,11 @@ async function dataPage(page) {
   check(caption.startsWith(`${s.pair} ${s.timeframe} ${s.side}: ${int(s.total_points)} bars`), `data: price caption "${caption}" vs ${s.pair} ${int(s.total_points)} bars`);
   eq(await page.getAttribute(tid('price-chart'), 'data-pair'), s.pair, 'data: price chart pair');
   await visible(page, `${tid('price-chart')} canvas`);
+  // The ingest panel (read-only here: nothing is submitted).
+  await visible(page, tid('ingest-form'));
+  await visible(page, tid('ingest-paths'));
+  const where = await text(page, tid('ingest-where'));
+  check(where.includes('machine running bqx serve'), `data: the ingest panel says where the paths are ("${where}")`);
   await noJunk(page, 'data');
   await shot(page, 'data-light');
 
@@ -420,6 +432,151 @@ async function liveRun(page) {
   eq(await text(page, tid('run-id')), bt[0]?.run_id, 'live: the backtest page shows the newest run');
 }
 
+/** The figures' load counter of the Data page (`data-loads`, bumped after every (re)load). */
+async function figureLoads(page) {
+  return Number((await page.getAttribute(tid('data-figures'), 'data-loads')) ?? '0');
+}
+
+/** Waits for the Data page to reload its figures after `before` loads. */
+async function reloaded(page, before) {
+  await page.waitForFunction(
+    ([sel, n]) => Number(document.querySelector(sel)?.getAttribute('data-loads') ?? '0') > n,
+    [tid('data-figures'), before],
+    { timeout: TIMEOUT },
+  );
+}
+
+/** Submits the ingest form with `paths` and waits for the job to end; resolves to its state. */
+async function ingestThroughForm(page, paths) {
+  await page.waitForSelector(`${tid('ingest-submit')}:not([disabled])`, { timeout: TIMEOUT });
+  const previous = (await page.locator(tid('ingest-job-id')).count()) ? await text(page, tid('ingest-job-id')) : null;
+  await page.fill(tid('ingest-paths'), paths.join('\n'));
+  await page.click(tid('ingest-submit'));
+  // The new job (not the one shown before), until it ends.
+  await page.waitForFunction(
+    ([idSel, stateSel, prev]) => {
+      const id = document.querySelector(idSel)?.textContent?.trim();
+      const state = document.querySelector(stateSel)?.textContent?.trim() ?? '';
+      return id !== undefined && id !== prev && ['succeeded', 'failed'].includes(state);
+    },
+    [tid('ingest-job-id'), tid('ingest-job-state'), previous],
+    { timeout: 10 * 60 * 1000, polling: 100 },
+  );
+  return text(page, tid('ingest-job-state'));
+}
+
+/** Ingests through the Data page's form: a missing path, a refused start (409), the fixture. */
+async function liveIngest(page) {
+  await go(page, 'data');
+  await visible(page, tid('health-table'));
+  await visible(page, tid('ingest-form'));
+  await visible(page, tid('price-caption'));
+
+  // 1. A path that does not exist: the job fails and the page shows the API's error.
+  const missing = '/nonexistent/bqx-e2e/GBPJPY_missing.csv';
+  let loads = await figureLoads(page);
+  eq(await ingestThroughForm(page, [missing]), 'failed', 'ingest: a missing path fails the job');
+  await visible(page, tid('ingest-error'));
+  const failed = (await apiGet('/api/v1/health')).job;
+  eq(failed?.kind, 'ingest', 'ingest: the API reports the ingest job');
+  const apiError = failed?.error;
+  check(typeof apiError?.message === 'string' && apiError.message.includes(missing), `ingest: the API's error names the path (${JSON.stringify(apiError)})`);
+  const shown = await text(page, tid('ingest-error'));
+  check(
+    apiError?.message && shown.includes(apiError.message) && shown.includes(apiError.code),
+    `ingest: the page shows the API's error code and message ("${shown}" vs ${JSON.stringify(apiError)})`,
+  );
+  eq(await text(page, tid('ingest-job-id')), `Job #${failed?.id} (ingest)`, 'ingest: the failed job is shown');
+  await reloaded(page, loads); // nothing may read the store while the next job holds it
+  await noJunk(page, 'ingest (missing path)');
+  await shot(page, 'data-ingest-error-light');
+
+  // 2. A start while a run holds the store: the form is disabled; a forced submit gets the 409.
+  const started = await apiPost('/api/v1/runs', {});
+  eq(started.status, 202, 'ingest: a run started through the API');
+  const run = started.body;
+  await page.waitForSelector(`${tid('ingest-submit')}[disabled]`, { timeout: TIMEOUT });
+  passed++;
+  if ((await apiGet('/api/v1/health')).job?.state === 'running') {
+    const busy = await text(page, tid('ingest-busy'));
+    check(busy.includes(`Job #${run?.id} (run) is running`), `ingest: the panel says which job runs ("${busy}")`);
+    await page.fill(tid('ingest-paths'), FIXTURE);
+    await page.evaluate((sel) => {
+      const b = document.querySelector(sel);
+      if (b) b.disabled = false;
+    }, tid('ingest-submit'));
+    tolerate = /409/;
+    try {
+      await page.click(tid('ingest-submit'));
+      await page.waitForFunction(
+        (sel) => document.querySelector(sel)?.textContent?.includes('already running'),
+        tid('ingest-error'),
+        { timeout: TIMEOUT },
+      );
+    } finally {
+      tolerate = null;
+    }
+    const msg = await text(page, tid('ingest-error'));
+    check(msg.includes('A job is already running.') && msg.includes(`job ${run?.id} (run) is running`), `ingest: 409 message shown ("${msg}")`);
+    check(!(await page.isVisible(tid('ingest-job'))), 'ingest: no job shown for a refused start');
+  } else {
+    console.log('     (the run ended before the refused start could be checked)');
+  }
+  await page.waitForSelector(`${tid('ingest-submit')}:not([disabled])`, { timeout: 30 * 60 * 1000 });
+  const ran = (await apiGet('/api/v1/health')).job;
+  eq(ran?.state, 'succeeded', 'ingest: the blocking run finished');
+  check(!(await page.isVisible(tid('ingest-error'))), 'ingest: the 409 message is cleared when the run ends');
+
+  // 3. The fixture, by its absolute path.
+  const before = await apiGet('/api/v1/data/health');
+  const had = before.series.some((s) => s.pair === FIXTURE_SERIES.pair && s.timeframe === FIXTURE_SERIES.timeframe && s.side === FIXTURE_SERIES.side);
+  loads = await figureLoads(page);
+  eq(await ingestThroughForm(page, [FIXTURE]), 'succeeded', 'ingest: the fixture job succeeded');
+  await reloaded(page, loads);
+  const job = (await apiGet('/api/v1/health')).job;
+  const after = await apiGet('/api/v1/data/health');
+  const series = after.series.find((s) => s.pair === FIXTURE_SERIES.pair && s.timeframe === FIXTURE_SERIES.timeframe && s.side === FIXTURE_SERIES.side);
+  check(series !== undefined, `ingest: /data/health lists ${FIXTURE_SERIES.pair} ${FIXTURE_SERIES.timeframe} ${FIXTURE_SERIES.side}`);
+  eq(series?.bars, FIXTURE_SERIES.bars, 'ingest: bars of the new series (API)');
+  eq(series?.first, Date.UTC(2024, 2, 5, 10, 0) * 1000, 'ingest: first bar of the new series (API)');
+  eq(after.series.length, before.series.length + (had ? 0 : 1), 'ingest: one more series (API)');
+  eq(after.bars, before.bars + (had ? 0 : FIXTURE_SERIES.bars), 'ingest: bar total (API)');
+  // The outcome: the job's run and the counts of its report.
+  eq(await text(page, tid('ingest-run-id')), job?.run_id, 'ingest: the job links its run');
+  const detail = await apiGet(`/api/v1/runs/${encodeURIComponent(job?.run_id ?? '')}`);
+  const sum = detail.stages.find((s) => s.stage === 'ingest')?.summary;
+  await visible(page, tid('ingest-summary'));
+  const summary = await text(page, tid('ingest-summary'));
+  check(
+    summary.startsWith(`1 file: ${int(sum?.read)} records read = ${int(sum?.accepted)} accepted`) &&
+      summary.includes(`${int(sum?.bars_written)} new bars written`),
+    `ingest: the summary "${summary}" vs the run's report ${JSON.stringify(sum)}`,
+  );
+  eq(sum?.read, FIXTURE_SERIES.bars, 'ingest: records read');
+  eq(sum?.bars_written, had ? 0 : FIXTURE_SERIES.bars, 'ingest: new bars written');
+  // The page's figures were reloaded and show the new series.
+  const { pair, timeframe, side } = FIXTURE_SERIES;
+  eq(await text(page, tid('health-series-count')), String(after.series.length), 'ingest: series count on the page');
+  eq(await text(page, tid('data-bars')), int(after.bars), 'ingest: bar count on the page');
+  eq(await page.locator(`${tid('health-table')} tbody tr`).count(), after.series.length, 'ingest: health table rows');
+  eq(await text(page, tid(`health-bars-${pair}-${timeframe}-${side}`)), int(FIXTURE_SERIES.bars), 'ingest: the new series in the health table');
+  const cov = await apiGet('/api/v1/data/coverage');
+  eq(await page.getAttribute(tid('coverage-chart'), 'data-row-count'), String(cov.pairs.length), 'ingest: heatmap rows');
+  await page.selectOption(tid('price-pair'), pair);
+  await page.selectOption(tid('price-timeframe'), timeframe);
+  await page.waitForFunction(
+    ([sel, want]) => document.querySelector(sel)?.textContent?.trim().startsWith(want),
+    [tid('price-caption'), `${pair} ${timeframe} ${side}: ${int(FIXTURE_SERIES.bars)} bars from 2024-03-05 to 2024-03-05`],
+    { timeout: TIMEOUT },
+  );
+  passed++;
+  await noJunk(page, 'ingest');
+  await shot(page, 'data-ingested-light');
+  await page.click(tid('theme-toggle'));
+  await shot(page, 'data-ingested-dark');
+  await page.click(tid('theme-toggle'));
+}
+
 // ---- main -----------------------------------------------------------------------------------
 
 const browser = await chromium.launch({
@@ -483,6 +640,7 @@ try {
     eq(await page.getAttribute('html', 'data-theme'), 'light', 'theme toggled back');
   });
   if (RUN_JOB) await step('live run (BQX_E2E_RUN=1)', () => liveRun(page));
+  if (RUN_JOB) await step('ingest from the Data page (BQX_E2E_RUN=1)', () => liveIngest(page));
   closing = true;
   await context.close();
   closing = false;

@@ -5,8 +5,9 @@
 #
 # STORE_DIR must already hold a demo run (`bqx demo --store STORE_DIR`). Builds nothing: run
 # `npm --prefix ui install && npm --prefix ui run build` first. Screenshots go to $SHOT_DIR
-# (default: a fresh temporary directory). BQX_E2E_RUN=1 also starts a run from the UI (this
-# writes a new run to the store).
+# (default: a fresh temporary directory). BQX_E2E_RUN=1 also starts a run from the UI and
+# ingests tests/ui/fixtures/GBPJPY_M1_20240305.csv from the Data page (this writes runs and
+# bars to the store: use a scratch copy).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then

@@ -5,7 +5,8 @@
 // `Authorization: Bearer` (and as `?token=` on the EventSource URL, which cannot carry headers).
 //
 // In the Tauri desktop window: the `api` command answers the same paths in-process and resolves
-// to `{status, body}`; events arrive as `bqx-event` with `{kind: "progress"|"job", data}`.
+// to `{status, body}`; events arrive as `bqx-event` with `{kind: "progress"|"job", data}`. The
+// `pick_and_ingest` command (native file dialog, then an ingest job) exists only there.
 
 import type { ErrorBody, Job, ProgressEvent } from './types';
 
@@ -117,6 +118,24 @@ async function tauriApi<T>(method: string, path: string, body?: unknown): Promis
   }
   if (res.status >= 400) throw errorFrom(res.status, res.body);
   return res.body as T;
+}
+
+/**
+ * Desktop window only: lets the user pick data files in the native dialog and starts their
+ * ingest (the `pick_and_ingest` command). Resolves to the started job, or `null` when the
+ * dialog was cancelled; rejects with an `ApiError` (`conflict` while a job runs).
+ */
+export async function pickAndIngest(): Promise<Job | null> {
+  if (!isTauri()) throw new ApiError('unsupported', 'choosing files in a dialog needs the desktop app', 0);
+  const { invoke } = await import('@tauri-apps/api/core');
+  try {
+    return (await invoke<Job | null>('pick_and_ingest')) ?? null;
+  } catch (e) {
+    // The command rejects with the API's error shape; anything else is a failed command.
+    const err = (e as { error?: Partial<ErrorBody> } | null)?.error;
+    if (err && typeof err.code === 'string') throw new ApiError(err.code, err.message ?? err.code, 0);
+    throw new ApiError('internal', `desktop command failed: ${String(e)}`, 0);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

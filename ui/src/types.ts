@@ -102,6 +102,16 @@ export interface RunArtifact {
   created_at: string;
 }
 
+/** The `summary` of the `ingest` stage of an ingest run (`read = accepted + rejected + skipped`). */
+export interface IngestSummary {
+  files: number;
+  read: number;
+  accepted: number;
+  rejected: number;
+  skipped: number;
+  bars_written: number;
+}
+
 export interface RunDetail extends RunSummary {
   stages: RunStage[];
   logs: RunLog[];

@@ -1,17 +1,62 @@
-// Data: coverage heatmap, per-series health, panel triangle residuals and a price chart.
+// Data: the store's figures (coverage heatmap, per-series health, panel triangle residuals and a
+// price chart) and the "Ingest data" panel (pages/ingest.ts).
 
-import { coverageHeatmap, priceChart } from '../charts';
+import { coverageHeatmap, disposeDetached, priceChart } from '../charts';
 import { code, empty, errorBox, h, loading, replace, section, table } from '../dom';
 import { date, dateTime, int, pct, sci } from '../format';
 import type { PageContext } from '../page';
-import { ApiError, api, subscribe } from '../transport';
+import { ApiError, api } from '../transport';
 import type { Coverage, DataHealth, PriceSeries, SeriesHealth } from '../types';
+import { ingestPanel } from './ingest';
 
 const NO_DATA = () =>
   empty(['No data in this store yet — run ', code('bqx demo'), ' or ', code('bqx ingest FILE…'), ', then reload.'], 'data-empty');
 
 export async function dataPage(ctx: PageContext): Promise<void> {
   const summary = h('div', { testid: 'data-summary' }, loading());
+  const figures = h('div', { testid: 'data-figures' });
+
+  // The figures are (re)loaded on their own: after an ingest from this page, and after any job
+  // that held the store while they were loading.
+  // `data-loads` on the figures counts the finished loads (a hook for the e2e test).
+  let seq = 0;
+  let loads = 0;
+  let inFlight = false;
+  let busy = false;
+  let endedWhileLoading = false;
+  const reload = async (): Promise<void> => {
+    const my = ++seq;
+    inFlight = true;
+    endedWhileLoading = false;
+    const wasBusy = await loadFigures(ctx, summary, figures, () => ctx.alive() && my === seq);
+    if (my !== seq || !ctx.alive()) return;
+    inFlight = false;
+    busy = wasBusy;
+    figures.dataset.loads = String(++loads);
+    // The job that held the store ended before this load could see it: look again (once).
+    if (busy && endedWhileLoading) void reload();
+  };
+
+  const ingest = ingestPanel(ctx, (_job, mine) => {
+    if (inFlight) endedWhileLoading = true;
+    if (mine || busy) void reload();
+  });
+
+  replace(ctx.root, h('div', { class: 'page-head' }, h('h1', null, 'Data')), summary, ingest, figures);
+  await reload();
+}
+
+/**
+ * Fills the summary and the figures (coverage, price, health) from the store. Resolves to true
+ * when the store was in use by a job (a message is shown instead). `current()` is false once a
+ * newer load or another page took over.
+ */
+async function loadFigures(
+  ctx: PageContext,
+  summary: HTMLElement,
+  figures: HTMLElement,
+  current: () => boolean,
+): Promise<boolean> {
   const covChart = h('div', { class: 'chart chart-heatmap', testid: 'coverage-chart' });
   const covSlot = h('div', null, loading());
   const healthSlot = h('div', null, loading());
@@ -20,50 +65,40 @@ export async function dataPage(ctx: PageContext): Promise<void> {
   const priceChartEl = h('div', { class: 'chart chart-price', testid: 'price-chart' });
   const priceSlot = h('div', null, loading());
 
-  replace(
-    ctx.root,
-    h('div', { class: 'page-head' }, h('h1', null, 'Data')),
-    summary,
-    section('Coverage (bars per month)', covSlot, covChart),
-    section('Price', priceControls, priceSlot, priceChartEl),
-    section('Series health', healthSlot),
-    section('Panel health', panelSlot),
-  );
-  covChart.hidden = true;
-  priceChartEl.hidden = true;
-
   const [cov, health] = await Promise.allSettled([
     api<Coverage>('GET', '/api/v1/data/coverage'),
     api<DataHealth>('GET', '/api/v1/data/health'),
   ]);
-  if (!ctx.alive()) return;
+  if (!current()) return false;
 
-  // While a job writes the store the server cannot read it: say so, and reload when it ends.
+  // While a job writes the store the server cannot read it: say so (the page reloads the
+  // figures when the job ends).
   const busy = [cov, health]
     .map((r) => (r.status === 'rejected' && r.reason instanceof ApiError && r.reason.code === 'store_in_use' ? r.reason : null))
     .find((e) => e !== null);
   if (busy) {
+    replace(summary);
     replace(
-      ctx.root,
-      h('div', { class: 'page-head' }, h('h1', null, 'Data')),
+      figures,
       empty(
         [`The store is in use (${busy.message}); the data views come back when the job ends (see the `, h('a', { attrs: { href: '#/pipeline' } }, 'Pipeline'), ' page).'],
         'data-busy',
       ),
     );
-    let done = false;
-    const unsubscribe = subscribe(
-      () => undefined,
-      (j) => {
-        if (done || j.state === 'running' || !ctx.alive()) return;
-        done = true;
-        unsubscribe();
-        void dataPage(ctx);
-      },
-    );
-    ctx.onCleanup(unsubscribe);
-    return;
+    disposeDetached();
+    return true;
   }
+
+  replace(
+    figures,
+    section('Coverage (bars per month)', covSlot, covChart),
+    section('Price', priceControls, priceSlot, priceChartEl),
+    section('Series health', healthSlot),
+    section('Panel health', panelSlot),
+  );
+  disposeDetached(); // the charts of an earlier load
+  covChart.hidden = true;
+  priceChartEl.hidden = true;
 
   // Coverage.
   if (cov.status === 'rejected') replace(covSlot, errorBox(cov.reason));
@@ -164,7 +199,7 @@ export async function dataPage(ctx: PageContext): Promise<void> {
         : [];
   if (options.length === 0) {
     replace(priceSlot, health.status === 'fulfilled' || cov.status === 'fulfilled' ? NO_DATA() : null);
-    return;
+    return false;
   }
   const healthSeries: SeriesHealth[] = health.status === 'fulfilled' ? health.value.series : [];
   const pairs = [...new Set(options.map((o) => o.pair))].sort();
@@ -185,21 +220,21 @@ export async function dataPage(ctx: PageContext): Promise<void> {
     tfSelect.disabled = tfs.length < 2;
   };
 
-  let seq = 0;
+  let priceSeq = 0;
   const loadPrice = async () => {
-    const my = ++seq;
+    const my = ++priceSeq;
     const pair = pairSelect.value;
     const tf = tfSelect.value;
     const q = new URLSearchParams({ pair, points: '1000' });
     if (tf) q.set('timeframe', tf);
-    const p = new URLSearchParams(ctx.params);
-    p.set('pair', pair);
-    if (tf) p.set('timeframe', tf);
-    ctx.setParams(p);
+    // Kept in the page's params too, so a reload of the figures (after an ingest) shows it again.
+    ctx.params.set('pair', pair);
+    if (tf) ctx.params.set('timeframe', tf);
+    ctx.setParams(ctx.params);
     replace(priceSlot, loading());
     try {
       const s = await api<PriceSeries>('GET', `/api/v1/data/series?${q}`);
-      if (!ctx.alive() || my !== seq) return;
+      if (!current() || my !== priceSeq) return;
       if (s.ts.length === 0) {
         priceChartEl.hidden = true;
         replace(priceSlot, empty(`No bars stored for ${pair}.`));
@@ -222,7 +257,7 @@ export async function dataPage(ctx: PageContext): Promise<void> {
         ),
       );
     } catch (e) {
-      if (!ctx.alive() || my !== seq) return;
+      if (!current() || my !== priceSeq) return;
       priceChartEl.hidden = true;
       replace(priceSlot, errorBox(e));
     }
@@ -234,6 +269,7 @@ export async function dataPage(ctx: PageContext): Promise<void> {
   tfSelect.addEventListener('change', () => void loadPrice());
   fillTimeframes();
   await loadPrice();
+  return false;
 }
 
 function healthTable(series: SeriesHealth[]): HTMLElement {
@@ -248,7 +284,7 @@ function healthTable(series: SeriesHealth[]): HTMLElement {
         h('span', { testid: `health-pair-${s.pair}` }, s.pair),
         s.side,
         s.timeframe,
-        int(s.bars),
+        h('span', { testid: `health-bars-${s.pair}-${s.timeframe}-${s.side}` }, int(s.bars)),
         date(s.first),
         date(s.last),
         flag(s.gaps),
