@@ -146,7 +146,10 @@ mod tests {
     /// `cargo run --bin bqx -- features --catalog --markdown > docs/features.md`.
     #[test]
     fn docs_features_md_is_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/features.md");
+        let path = format!(
+            "{}/../../docs/features.md",
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+        );
         let on_disk = std::fs::read_to_string(path).expect("docs/features.md exists");
         assert!(
             on_disk == feature_catalog().to_markdown(),

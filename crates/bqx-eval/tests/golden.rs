@@ -10,7 +10,10 @@ use bqx_eval::{BootstrapConfig, RegimeCuts};
 use serde_json::Value;
 
 fn golden() -> Value {
-    let path = format!("{}/tests/golden/golden.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/golden/golden.json",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -32,7 +32,10 @@ fn tolerance(family: &str) -> f64 {
 }
 
 fn load(file: &str) -> Value {
-    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/golden/{file}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -123,7 +126,10 @@ fn report(file: &str, worst: HashMap<&'static str, (f64, String)>) {
 }
 
 fn check(file: &str) {
-    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/golden/{file}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let series = |key: &str| -> Option<Vec<f64>> {
         doc.get(key).map(|a| {
