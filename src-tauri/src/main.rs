@@ -109,10 +109,15 @@ fn job_notification(job: &JobSnapshot) -> Option<(&'static str, String)> {
         Some(id) => format!("{} {id}", job.kind),
         None => job.kind.clone(),
     };
+    let (done, failed) = if job.kind == "ingest" {
+        ("Ingest finished", "Ingest failed")
+    } else {
+        ("Run finished", "Run failed")
+    };
     match job.state.as_str() {
-        "succeeded" => Some(("Run finished", format!("{what} succeeded"))),
+        "succeeded" => Some((done, format!("{what} succeeded"))),
         "failed" => Some((
-            "Run failed",
+            failed,
             match &job.error {
                 Some(e) => format!("{what} failed: {e}"),
                 None => format!("{what} failed"),

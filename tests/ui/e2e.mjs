@@ -491,6 +491,24 @@ async function liveIngest(page) {
   await noJunk(page, 'ingest (missing path)');
   await shot(page, 'data-ingest-error-light');
 
+  // 1b. A bad option value: the API refuses it with a 400 naming the field; no job starts.
+  const jobsBefore = (await apiGet('/api/v1/health')).job?.id;
+  await page.fill(tid('ingest-tz'), 'Mars/Olympus');
+  await page.fill(tid('ingest-paths'), FIXTURE);
+  tolerate = /400/;
+  try {
+    await page.click(tid('ingest-submit'));
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent?.includes('`tz`'), tid('ingest-error'), {
+      timeout: TIMEOUT,
+    });
+  } finally {
+    tolerate = null;
+  }
+  const badTz = await text(page, tid('ingest-error'));
+  check(badTz.includes('invalid_argument') && badTz.includes('Mars/Olympus'), `ingest: a bad time zone is refused, naming the field ("${badTz}")`);
+  eq((await apiGet('/api/v1/health')).job?.id, jobsBefore, 'ingest: no job started for a refused option');
+  await page.fill(tid('ingest-tz'), '');
+
   // 2. A start while a run holds the store: the form is disabled; a forced submit gets the 409.
   const started = await apiPost('/api/v1/runs', {});
   eq(started.status, 202, 'ingest: a run started through the API');
@@ -531,6 +549,9 @@ async function liveIngest(page) {
   const before = await apiGet('/api/v1/data/health');
   const had = before.series.some((s) => s.pair === FIXTURE_SERIES.pair && s.timeframe === FIXTURE_SERIES.timeframe && s.side === FIXTURE_SERIES.side);
   loads = await figureLoads(page);
+  // With the options `bqx ingest --format csv --side mid` would take (what detection finds too).
+  await page.selectOption(tid('ingest-format'), 'csv');
+  await page.selectOption(tid('ingest-side'), 'mid');
   eq(await ingestThroughForm(page, [FIXTURE]), 'succeeded', 'ingest: the fixture job succeeded');
   await reloaded(page, loads);
   const job = (await apiGet('/api/v1/health')).job;

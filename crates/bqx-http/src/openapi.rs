@@ -55,7 +55,7 @@ pub const ROUTES: &[RouteDoc] = &[
         path: "/api/v1/ingest",
         summary: "Ingest files on this machine",
         query: &[],
-        body: Some("StartIngest: {paths: [str]}"),
+        body: Some("StartIngest: {paths: [str], format?: str, pair?: str, tz?: str, side?: str}"),
         response: "Job",
     },
     RouteDoc {

@@ -370,6 +370,25 @@ async fn start_run(
 #[serde(deny_unknown_fields)]
 struct StartIngest {
     paths: Vec<PathBuf>,
+    /// As `bqx ingest --format` (default `auto`), `--pair`, `--tz`, `--side`.
+    format: Option<String>,
+    pair: Option<String>,
+    tz: Option<String>,
+    side: Option<String>,
+}
+
+/// Parses an optional body field with the CLI's parser; a bad value is a 400 naming the field.
+fn field<T: std::str::FromStr>(name: &str, v: Option<&str>) -> ApiResult<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    v.map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| HttpError::bad_request(format!("`{name}`: {e}")))
+        })
+        .transpose()
 }
 
 async fn start_ingest(
@@ -377,11 +396,11 @@ async fn start_ingest(
     J(body): J<StartIngest>,
 ) -> ApiResult<(StatusCode, Json<bqx_app::JobSnapshot>)> {
     let job = st.service.start_ingest(IngestRequest {
+        format: field("format", body.format.as_deref())?.unwrap_or_default(),
+        pair: field("pair", body.pair.as_deref())?,
+        tz: field("tz", body.tz.as_deref())?,
+        side: field("side", body.side.as_deref())?,
         files: body.paths,
-        format: Default::default(),
-        pair: None,
-        tz: None,
-        side: None,
     })?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }

@@ -95,7 +95,8 @@ async fn every_route_answers_with_the_runs_real_figures() {
 
     // Ingest through the API, then a run through the API.
     let zip = ecb_zip(dir.path());
-    let body = serde_json::json!({ "paths": [zip] }).to_string();
+    // The options of `bqx ingest` go through (an explicit format; empty strings mean unset).
+    let body = serde_json::json!({ "paths": [zip], "format": "ecb", "tz": "" }).to_string();
     hit.insert(route_of("post", "/api/v1/ingest"));
     let (s, job) = call(&app, post("/api/v1/ingest", &body)).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{job}");
@@ -477,6 +478,22 @@ async fn errors_have_one_shape() {
     assert_eq!(
         (s, error_code(&v)),
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    let (s, v) = call(
+        &app,
+        post(
+            "/api/v1/ingest",
+            r#"{"paths": ["/x.csv"], "tz": "Mars/Olympus"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().starts_with("`tz`"),
+        "{v}"
     );
     let (s, v) = call(&app, post("/api/v1/runs", r#"{"stagez": []}"#)).await;
     assert_eq!(

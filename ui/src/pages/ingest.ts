@@ -44,6 +44,8 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
     desktop ? 'Choose files…' : 'Ingest',
   );
   let paths: HTMLTextAreaElement | null = null;
+  /** The browser form's `bqx ingest` options (empty = detected from each file). */
+  const options = {} as { format: HTMLSelectElement; pair: HTMLInputElement; tz: HTMLInputElement; side: HTMLSelectElement };
   let controls: HTMLElement;
   if (desktop) {
     submit.addEventListener('click', () => void start());
@@ -70,6 +72,21 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
       h('div', { class: 'ingest-actions' }, submit, busyNote),
     );
   } else {
+    options.format = h(
+      'select',
+      { testid: 'ingest-format', attrs: { 'aria-label': 'Format' } },
+      ['auto', 'histdata', 'dukascopy', 'mt4', 'mt5', 'truefx', 'ecb', 'csv', 'parquet'].map((f) => h('option', { attrs: { value: f } }, f)),
+    );
+    options.pair = h('input', { testid: 'ingest-pair', attrs: { 'aria-label': 'Pair', placeholder: 'from the file', size: 10, spellcheck: 'false' } });
+    options.tz = h('input', {
+      testid: 'ingest-tz',
+      attrs: { 'aria-label': 'Time zone', placeholder: 'e.g. Europe/Athens, UTC+2, ny-close', size: 30, spellcheck: 'false' },
+    });
+    options.side = h(
+      'select',
+      { testid: 'ingest-side', attrs: { 'aria-label': 'Side' } },
+      ['', 'bid', 'ask', 'mid'].map((v) => h('option', { attrs: { value: v } }, v === '' ? 'from the file' : v)),
+    );
     paths = h('textarea', {
       class: 'ingest-paths',
       testid: 'ingest-paths',
@@ -110,23 +127,40 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
       h(
         'p',
         { class: 'muted small' },
-        'One absolute path per line (CSV, TXT, ZIP or Parquet). The format, pair, time zone and price side are detected from each file, as ',
+        'One absolute path per line (CSV, TXT, ZIP or Parquet). Left empty, the format, pair, time zone and price side are detected from each file, as ',
         code('bqx ingest FILE…'),
-        ' does; files that need ',
+        ' does; set them as its ',
         code('--format'),
         ', ',
         code('--pair'),
         ', ',
         code('--tz'),
-        ' or ',
+        ' and ',
         code('--side'),
-        ' (MetaTrader exports need ',
-        code('--tz'),
-        ') still go through the command line.',
+        ' options when a file needs them (MetaTrader exports need a time zone).',
       ),
       h('div', { class: 'ingest-row' }, area, h('div', { class: 'ingest-actions' }, submit, busyNote)),
+      h(
+        'div',
+        { class: 'ingest-options' },
+        h('label', null, 'Format ', options.format),
+        h('label', null, 'Pair ', options.pair),
+        h('label', null, 'Time zone ', options.tz),
+        h('label', null, 'Side ', options.side),
+      ),
     );
   }
+
+  /** The request body: the paths and the options that are set. */
+  const ingestBody = (list: string[]): Record<string, unknown> => {
+    const body: Record<string, unknown> = { paths: list };
+    if (options.format && options.format.value !== 'auto') body.format = options.format.value;
+    for (const k of ['pair', 'tz', 'side'] as const) {
+      const v = options[k]?.value.trim();
+      if (v) body[k] = k === 'pair' ? v.toUpperCase() : v;
+    }
+    return body;
+  };
 
   const el = section('Ingest data', controls, errorSlot, jobSlot);
   el.dataset.testid = 'ingest-panel';
@@ -280,7 +314,7 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
     summary = null;
     render();
     try {
-      const j = desktop ? await pickAndIngest() : await api<Job>('POST', '/api/v1/ingest', { paths: list });
+      const j = desktop ? await pickAndIngest() : await api<Job>('POST', '/api/v1/ingest', ingestBody(list));
       if (!ctx.alive() || j === null) return;
       // The job's events may have overtaken this answer: keep the newer snapshot.
       mine = seen.get(j.id) ?? j;
