@@ -59,7 +59,20 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     // Base features: 28 close-only series, range-based features absent.
     let base = &v["run"]["base"];
     assert_eq!(base["computed"], 28);
-    let table = base["series"][0]["table"].as_str().unwrap().to_string();
+    // EURUSD's feature file (relative to the store), read back below through DuckDB.
+    let eurusd = base["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"]["pair"] == "EURUSD")
+        .expect("EURUSD has base features");
+    let table = format!(
+        "read_parquet('{}')",
+        store
+            .path()
+            .join(eurusd["file"].as_str().unwrap())
+            .display()
+    );
     for s in base["series"].as_array().unwrap() {
         assert_eq!(s["rows"], 7126);
         assert_eq!(s["close_only"], true);
@@ -82,9 +95,7 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
         let stored: Vec<Option<f32>> = {
             let mut st = s
                 .duck()
-                .prepare(&format!(
-                    "SELECT bqx_return_15 FROM {table} WHERE pair_id = 3 ORDER BY ts"
-                ))
+                .prepare(&format!("SELECT bqx_return_15 FROM {table} ORDER BY ts"))
                 .unwrap();
             st.query_map([], |r| r.get(0))
                 .unwrap()
@@ -109,7 +120,7 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
             .duck()
             .query_row(
                 &format!(
-                    "SELECT count(*) FROM (DESCRIBE {table}) WHERE column_name LIKE 'vol_parkinson%'"
+                    "SELECT count(*) FROM (DESCRIBE SELECT * FROM {table}) WHERE column_name LIKE 'vol_parkinson%'"
                 ),
                 [],
                 |r| r.get(0),

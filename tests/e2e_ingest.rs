@@ -27,7 +27,7 @@ fn synth_into_store(store: &Path, bars: &str, seed: &str) {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
         .join(name)
 }
@@ -223,7 +223,8 @@ fn an_unusable_input_fails_with_exit_2_and_writes_nothing() {
     // A truncated zip archive.
     let zip = dir.path().join("HISTDATA_COM_ASCII_EURUSD_M1_2024.zip");
     let mut bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/ecb/eurofxref-hist.zip"),
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../data/ecb/eurofxref-hist.zip"),
     )
     .unwrap();
     bytes.truncate(bytes.len() / 2);
@@ -573,13 +574,23 @@ fn export_writes_hive_partitioned_parquet_that_duckdb_reads_back() {
         .unwrap();
     assert_eq!((rows, pairs), (28 * 2000, 28));
     assert_eq!(nulls, 28 * 60, "warm-up rows stay missing");
+    // The stored values: EURUSD's feature file, as the store records it.
     let s = bqx_store::Store::open(store.path(), "test").unwrap();
+    let file: String = s
+        .duck()
+        .query_row(
+            "SELECT file FROM feature_series f JOIN pairs p USING (pair_id) \
+             WHERE f.stage = 'base' AND p.pair = 'EURUSD'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     let stored: f64 = s
         .duck()
         .query_row(
             &format!(
-                "SELECT sum(bqx_return_60) FROM {} WHERE pair_id = 3",
-                d["path"].as_str().unwrap().rsplit('/').next().unwrap()
+                "SELECT sum(bqx_return_60) FROM read_parquet('{}')",
+                store.path().join(file).display()
             ),
             [],
             |r| r.get(0),

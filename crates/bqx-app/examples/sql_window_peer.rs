@@ -3,12 +3,13 @@
 //!
 //! Workload: every series of a store (e.g. `bqx synth --bars 372000 --into-store`, one year of
 //! 28-pair M1, ≈ 10.4 M bars). Both sides start from the stored bars and end with the 79
-//! feature columns materialized in a DuckDB table of the same database:
+//! feature columns materialized on disk (the peer in a DuckDB table of the same database, ours
+//! in the store's feature files):
 //! - peer: one `CREATE TABLE … AS SELECT` with window aggregates (DuckDB's segment trees; the
 //!   quadratic REG fit from windowed sums Σy, Σn·y, Σn²·y, Σy² and the constant (XᵀX)⁻¹ of
 //!   each window, which is how one writes it in SQL);
 //! - ours: read bars (Arrow), run `BqxKernel` + `RegRateKernel` per series in parallel (rayon),
-//!   write FLOAT columns through the Arrow appender.
+//!   write each series' FLOAT columns to its feature file (the store's layout).
 //!
 //! It also prints the largest difference between the two results on a few columns, so that the
 //! comparison is known to be like for like.
@@ -243,8 +244,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         peer_s / ours_s
     );
 
-    // Like for like: the largest relative difference per checked column.
-    let table = bqx_store::feature_table_name("peer_bench", "peer_bench_bqx_reg_rate");
+    // Like for like: the largest relative difference per checked column (our values are read
+    // back from the feature files just written).
+    let mut parts = Vec::new();
+    for (key, _) in &computed {
+        let state = store
+            .feature_state("peer_bench", *key)?
+            .ok_or("a written series has no state")?;
+        let (pair_id, side_id, tf_secs) = key.codes();
+        parts.push(format!(
+            "SELECT {pair_id}::UTINYINT AS pair_id, {side_id}::UTINYINT AS side_id, \
+             {tf_secs}::UINTEGER AS tf_secs, * FROM read_parquet('{}')",
+            store.dir().join(&state.file).display()
+        ));
+    }
+    store.duck().execute_batch(&format!(
+        "CREATE TEMP VIEW ours AS {}",
+        parts.join(" UNION ALL ")
+    ))?;
+    let table = "ours";
     for col in [
         "bqx_return_60",
         "bqx_stdev_15",
@@ -266,8 +284,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  {col}: {n} rows compared, largest relative difference {worst:?} (ours stored as f32)"
         );
     }
-    store.duck().execute_batch(&format!(
-        "DROP TABLE peer_sql; DROP TABLE {table}; DELETE FROM feature_series WHERE stage = 'peer_bench'"
-    ))?;
+    store.duck().execute_batch(
+        "DROP TABLE peer_sql; DROP VIEW ours; DELETE FROM feature_series WHERE stage = 'peer_bench'",
+    )?;
+    let _ = std::fs::remove_dir_all(store.dir().join(bqx_store::FEATURES_DIR).join("peer_bench"));
     Ok(())
 }

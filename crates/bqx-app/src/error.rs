@@ -84,3 +84,9 @@ impl From<bqx_ingest::UnusableInput> for AppError {
         )
     }
 }
+
+impl From<bqx_features::FeatureError> for AppError {
+    fn from(e: bqx_features::FeatureError) -> AppError {
+        AppError::new(ErrorCode::Internal, e.to_string())
+    }
+}

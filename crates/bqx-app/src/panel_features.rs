@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use bqx_domain::{Pair, PriceSide, Timeframe};
-use bqx_features::{PanelKernel, PanelSet, compute_panel_batch};
+use bqx_features::{PanelKernel, PanelSet, run_panel_rows};
 use bqx_panel::Panel;
-use bqx_store::{FeatureWrite, SeriesKey, SeriesSummary, Store};
+use bqx_store::{FeatureFileWriter, SeriesKey, SeriesSummary, Store};
+
+/// Rows per append to a pair's feature file.
+const CHUNK: usize = 1 << 16;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -101,24 +104,73 @@ pub(crate) fn panel_features_in(
         }
         let refs: Vec<_> = loaded.iter().map(|(p, s, b)| (*p, *s, b)).collect();
         let panel = Panel::align(tf, &refs);
-        let mut kernel = PanelSet::standard();
-        let per_pair = compute_panel_batch(&mut kernel, &panel.ts, &panel.close)
-            .map_err(|e| AppError::new(ErrorCode::Internal, format!("panel {tf}: {e}")))?;
+        drop(loaded);
+        // Streamed: each pair's rows (those where the pair has a price) collect in a reused
+        // column-major buffer that is appended to the pair's file when full, so memory stays
+        // bounded however long the panel (a year of M1 held 2 GB of f64 in one piece before).
+        let width = names.len();
+        let mut writers = Vec::with_capacity(keys.len());
         for k in &keys {
-            let p = k.pair.index();
-            let rows: Vec<usize> = (0..panel.rows())
-                .filter(|&i| !panel.close[p][i].is_nan())
-                .collect();
-            let m = per_pair[p].take_rows(&rows);
-            let ts: Vec<i64> = rows.iter().map(|&i| panel.ts[i]).collect();
-            store.write_features(FeatureWrite {
-                stage: PANEL_STAGE,
-                key: *k,
-                schema_hash: &hash,
-                names: &names,
-                ts: &ts,
-                columns: (0..names.len()).map(|j| m.column(j)).collect(),
-                bars_fingerprint: &fingerprint,
+            writers.push(FeatureFileWriter::create(
+                store.dir(),
+                PANEL_STAGE,
+                *k,
+                &hash,
+                &names,
+                &fingerprint,
+            )?);
+        }
+        struct Pending {
+            pair: usize,
+            ts: Vec<i64>,
+            cols: Vec<Vec<f64>>,
+        }
+        let mut pending: Vec<Pending> = keys
+            .iter()
+            .map(|k| Pending {
+                pair: k.pair.index(),
+                ts: Vec::with_capacity(CHUNK),
+                cols: (0..width).map(|_| Vec::with_capacity(CHUNK)).collect(),
+            })
+            .collect();
+        let flush = |p: &mut Pending, w: &mut FeatureFileWriter| -> Result<(), AppError> {
+            let views: Vec<&[f64]> = p.cols.iter().map(Vec::as_slice).collect();
+            w.append(&p.ts, &views)?;
+            p.ts.clear();
+            p.cols.iter_mut().for_each(Vec::clear);
+            Ok(())
+        };
+        let mut failed: Option<AppError> = None;
+        let mut kernel = PanelSet::standard();
+        run_panel_rows(&mut kernel, &panel.ts, &panel.close, |i, row| {
+            if failed.is_some() {
+                return;
+            }
+            for (p, w) in pending.iter_mut().zip(writers.iter_mut()) {
+                if panel.close[p.pair][i].is_nan() {
+                    continue;
+                }
+                p.ts.push(panel.ts[i]);
+                for (j, c) in p.cols.iter_mut().enumerate() {
+                    c.push(row[p.pair * width + j]);
+                }
+                if p.ts.len() == CHUNK
+                    && let Err(e) = flush(p, w)
+                {
+                    failed = Some(e);
+                    return;
+                }
+            }
+        })
+        .map_err(|e| AppError::new(ErrorCode::Internal, format!("panel {tf}: {e}")))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        for ((p, mut w), k) in pending.iter_mut().zip(writers).zip(&keys) {
+            flush(p, &mut w)?;
+            let file = w.finish()?;
+            store.commit_features(file).map_err(|e| {
+                AppError::new(ErrorCode::Internal, format!("{} {}: {e}", k.pair, k.side))
             })?;
         }
         out.push(PanelGroupReport {

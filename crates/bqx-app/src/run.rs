@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use bqx_domain::BarColumns;
-use bqx_features::{FeatureSet, FeatureSpec, Kernel, SourceCaps, compute_batch};
-use bqx_store::{FeatureWrite, SeriesKey};
+use bqx_features::{FeatureSet, FeatureSpec, Kernel, SourceCaps, compute_chunks};
+use bqx_store::SeriesKey;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -40,7 +40,8 @@ pub struct BaseSeriesReport {
     pub close_only: bool,
     pub rows: u64,
     pub columns: u32,
-    pub table: String,
+    /// The series' feature file, relative to the store directory.
+    pub file: String,
     pub seconds: f64,
 }
 
@@ -199,7 +200,7 @@ impl BaseSeriesReport {
             close_only,
             rows: state.rows,
             columns: state.columns,
-            table: state.table_name,
+            file: state.file,
             seconds: t0.elapsed().as_secs_f64(),
         }
     }
@@ -258,61 +259,84 @@ fn base_in(
             task_advanced(progress, "base", 1);
             continue;
         }
-        stale.push((s.key, fingerprint, store.load_series(s.key)?));
+        stale.push((s.key, fingerprint));
     }
 
-    // Compute in parallel (one series per rayon task, a chunk at a time so that memory stays
-    // bounded) on a scoped thread while this thread writes the previous chunk: the store's
-    // appender is single-threaded, so writing and computing overlap.
-    let chunk = rayon::current_num_threads().max(1);
+    // A pipeline: this thread loads the stale series one by one (the store's connection is
+    // not shared) and records each finished file as it arrives, so a killed run keeps every
+    // series recorded before the kill; the rayon threads compute each series in chunks and
+    // stream them into its Parquet file (no connection needed), in parallel.
+    let store_dir = store.dir().to_path_buf();
     let computed = std::thread::scope(|scope| -> Result<Vec<BaseSeriesReport>, AppError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let stale = &stale;
+        type Done = (
+            SeriesKey,
+            bool,
+            Result<bqx_store::FeatureFile, AppError>,
+            Instant,
+        );
+        let (work_tx, work_rx) =
+            std::sync::mpsc::sync_channel::<(SeriesKey, &String, BarColumns)>(1);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
         let schemas = &schemas;
+        let store_dir = &store_dir;
         scope.spawn(move || {
-            for part in stale.chunks(chunk) {
-                let t0 = Instant::now();
-                let results: Vec<_> = part
-                    .par_iter()
-                    .map(|(key, _, bars)| {
-                        let schema = &schemas[BaseSchema::for_bars(schemas, bars)];
+            work_rx.into_iter().par_bridge().for_each_with(
+                done_tx,
+                |tx, (key, fingerprint, bars)| {
+                    let t0 = Instant::now();
+                    let schema = &schemas[BaseSchema::for_bars(schemas, &bars)];
+                    let written = (|| -> Result<bqx_store::FeatureFile, AppError> {
                         let mut set = FeatureSet::for_source(schema.caps);
-                        compute_batch(&mut set, bars)
-                            .map(|m| (schema, m))
-                            .map_err(|e| {
-                                AppError::new(
-                                    ErrorCode::Internal,
-                                    format!("{} {}: {e}", key.pair, key.side),
-                                )
-                            })
-                    })
-                    .collect();
-                let secs = t0.elapsed().as_secs_f64() / part.len() as f64;
-                if tx.send((part, results, secs)).is_err() {
-                    return; // the writer stopped on an error
-                }
-            }
+                        let mut file = bqx_store::FeatureFileWriter::create(
+                            store_dir,
+                            "base",
+                            key,
+                            &schema.hash,
+                            &schema.names,
+                            fingerprint,
+                        )?;
+                        // Streamed: a chunk of rows is computed, then written, in one buffer.
+                        compute_chunks(&mut set, &bars, 1 << 16, |first, columns: &[&[f64]]| {
+                            let rows = columns.first().map_or(0, |c| c.len());
+                            file.append(&bars.ts[first..first + rows], columns)
+                                .map_err(AppError::from)
+                        })
+                        .map_err(|e| {
+                            AppError::new(
+                                e.code,
+                                format!("{} {}: {}", key.pair, key.side, e.message),
+                            )
+                        })?;
+                        Ok(file.finish()?)
+                    })();
+                    // The receiver is gone only when it stopped on an error.
+                    let _ = tx.send((key, schema.caps.close_only, written, t0));
+                },
+            );
         });
         let mut written = Vec::with_capacity(stale.len());
-        for (part, results, compute_secs) in rx {
-            for ((key, fingerprint, bars), result) in part.iter().zip(results) {
-                let t0 = Instant::now();
-                let (schema, m) = result?;
-                let state = store.write_features(FeatureWrite {
-                    stage: "base",
-                    key: *key,
-                    schema_hash: &schema.hash,
-                    names: &schema.names,
-                    ts: &bars.ts,
-                    columns: (0..schema.names.len()).map(|j| m.column(j)).collect(),
-                    bars_fingerprint: fingerprint,
-                })?;
-                let mut report =
-                    BaseSeriesReport::new(*key, "computed", schema.caps.close_only, state, t0);
-                report.seconds += compute_secs;
-                written.push(report);
-                task_advanced(progress, "base", 1);
+        let mut record = |(key, close_only, file, t0): Done,
+                          store: &mut bqx_store::Store|
+         -> Result<(), AppError> {
+            let state = store.commit_features(file?)?;
+            written.push(BaseSeriesReport::new(
+                key, "computed", close_only, state, t0,
+            ));
+            task_advanced(progress, "base", 1);
+            Ok(())
+        };
+        for (key, fingerprint) in &stale {
+            let bars = store.load_series(*key)?;
+            if work_tx.send((*key, fingerprint, bars)).is_err() {
+                break;
             }
+            while let Ok(done) = done_rx.try_recv() {
+                record(done, store)?;
+            }
+        }
+        drop(work_tx);
+        for done in done_rx {
+            record(done, store)?;
         }
         Ok(written)
     })?;

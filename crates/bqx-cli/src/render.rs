@@ -542,14 +542,15 @@ pub fn base(r: &BaseReport) {
     );
     for (c, close_only) in cols {
         let n = r.series.iter().filter(|s| s.columns == c).count();
-        let table = r
+        let dir = r
             .series
             .iter()
             .find(|s| s.columns == c)
-            .map(|s| s.table.as_str())
-            .unwrap_or("");
+            .and_then(|s| std::path::Path::new(&s.file).parent())
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
         println!(
-            "  {n} series × {c} features{} in table {table}",
+            "  {n} series × {c} features{} in {dir}/",
             if close_only {
                 " (close-only source: range-based features absent)"
             } else {

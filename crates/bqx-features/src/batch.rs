@@ -145,6 +145,75 @@ pub fn compute_batch<K: Kernel + ?Sized>(
     })
 }
 
+/// Computes the same values as [`compute_batch`] but hands them over `chunk` rows at a time,
+/// column-major (`sink(first_row, columns)` with `columns[j]` holding rows
+/// `first_row..first_row + columns[j].len()` of feature `j`), through one reused buffer: memory
+/// stays `chunk × width` values however long the history (the base stage streams each chunk
+/// into its feature file). The first error of `sink` stops the computation and is returned.
+pub fn compute_chunks<K, E>(
+    kernel: &mut K,
+    bars: &BarColumns,
+    chunk: usize,
+    mut sink: impl FnMut(usize, &[&[f64]]) -> Result<(), E>,
+) -> Result<(), E>
+where
+    K: Kernel + ?Sized,
+    E: From<FeatureError>,
+{
+    kernel.reset();
+    let n = bars.len();
+    let width = kernel.width();
+    let chunk = chunk.max(BLOCK_ROWS).next_multiple_of(BLOCK_ROWS);
+    let mut cols: Vec<Vec<f64>> = (0..width).map(|_| vec![f64::NAN; chunk]).collect();
+    let mut block = vec![f64::NAN; BLOCK_ROWS * width];
+    let mut failed: Option<E> = None;
+    let flush_block = |cols: &mut [Vec<f64>], block: &[f64], at: usize, rows: usize| {
+        for (j, col) in cols.iter_mut().enumerate() {
+            for (r, v) in col[at..at + rows].iter_mut().enumerate() {
+                *v = block[r * width + j];
+            }
+        }
+    };
+    let mut emit = |cols: &[Vec<f64>], first: usize, rows: usize, failed: &mut Option<E>| {
+        if failed.is_none() {
+            let views: Vec<&[f64]> = cols.iter().map(|c| &c[..rows]).collect();
+            if let Err(e) = sink(first, &views) {
+                *failed = Some(e);
+            }
+        }
+    };
+    run_rows(kernel, bars, |i, row| {
+        if failed.is_some() {
+            return;
+        }
+        let r = i % BLOCK_ROWS;
+        block[r * width..(r + 1) * width].copy_from_slice(row);
+        if r == BLOCK_ROWS - 1 {
+            let first_of_block = i + 1 - BLOCK_ROWS;
+            flush_block(&mut cols, &block, first_of_block % chunk, BLOCK_ROWS);
+            if (i + 1) % chunk == 0 {
+                emit(&cols, i + 1 - chunk, chunk, &mut failed);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let rest_block = n % BLOCK_ROWS;
+    if rest_block > 0 {
+        flush_block(&mut cols, &block, (n - rest_block) % chunk, rest_block);
+    }
+    let rest = n % chunk;
+    if rest > 0 {
+        let mut failed = None;
+        emit(&cols, n - rest, rest, &mut failed);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Computes the features of several pairs in parallel (one fresh kernel per pair from `make`).
 pub fn compute_batch_pairs<K, F>(
     make: F,

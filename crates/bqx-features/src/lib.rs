@@ -106,7 +106,7 @@ mod window;
 pub use bands::{
     BOLLINGER_WINDOWS, BollingerKernel, LAGS, LagsKernel, MA_PERIODS, MovingAverageKernel,
 };
-pub use batch::{FeatureMatrix, compute_batch, compute_batch_pairs, run_rows};
+pub use batch::{FeatureMatrix, compute_batch, compute_batch_pairs, compute_chunks, run_rows};
 pub use bqx::{BQX_AGG_WINDOW, BQX_WINDOWS, BqxKernel};
 pub use calendar::CalendarKernel;
 pub use cross::{

@@ -8,7 +8,8 @@ use bqx_features::{
     FeatureMatrix, FeatureSet, Kernel, LagsKernel, MicrostructureKernel, MomentsKernel,
     MovingAverageKernel, MultiResKernel, N_PAIRS, PanelKernel, PanelSet, RegBqxKernel,
     RegRateKernel, SourceCaps, TechnicalKernel, TermCovKernel, TriangularKernel, UsdFactorKernel,
-    VolatilityKernel, compute_batch, compute_batch_pairs, compute_panel_batch, fit_usd_factor,
+    VolatilityKernel, compute_batch, compute_batch_pairs, compute_chunks, compute_panel_batch,
+    fit_usd_factor,
 };
 use common::{close_bars, ohlc_bars, random_walk, synthetic_panel, with_micro};
 use proptest::prelude::*;
@@ -96,6 +97,28 @@ proptest! {
         }
         // The perturbation is real: something after t differs.
         prop_assert!(changed_after);
+    }
+
+    /// Streaming in chunks (the base stage's write path) gives the batch values bit for bit,
+    /// whatever the chunk size against the length.
+    #[test]
+    fn chunks_equal_batch(seed in any::<u64>(), n in 1usize..700, chunk in 1usize..400) {
+        let bars = with_micro(ohlc_bars(&random_walk(n, seed, 1.1, 0.001), seed, 0.0005), seed, true);
+        let mut set = FeatureSet::for_source(ALL_CAPS);
+        let whole = compute_batch(&mut set, &bars).unwrap();
+        let mut seen = 0usize;
+        compute_chunks(&mut set, &bars, chunk, |first, cols: &[&[f64]]| -> Result<(), bqx_features::FeatureError> {
+            assert_eq!(first, seen, "chunks arrive in order without gaps");
+            assert_eq!(cols.len(), whole.n_cols());
+            for (j, c) in cols.iter().enumerate() {
+                for (r, v) in c.iter().enumerate() {
+                    assert!(same_bits(*v, whole.get(first + r, j)), "{} at row {}", whole.names[j], first + r);
+                }
+            }
+            seen += cols[0].len();
+            Ok(())
+        }).unwrap();
+        prop_assert_eq!(seen, n);
     }
 
     /// The same on the 28-pair panel, for every cross-sectional column (USD factor included,

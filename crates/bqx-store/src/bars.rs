@@ -97,7 +97,7 @@ pub struct SeriesSummary {
 
 impl SeriesKey {
     /// The storage codes `(pair_id, side_id, tf_secs)`.
-    pub(crate) fn codes(self) -> (u8, u8, u32) {
+    pub fn codes(self) -> (u8, u8, u32) {
         (
             self.pair.index() as u8,
             self.side.code(),

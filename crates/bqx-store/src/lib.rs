@@ -25,7 +25,10 @@ pub use bars::{
     SeriesSummary, SeriesWrite, StoredConflict,
 };
 pub use eval::{EvalUnit, EvalUnitKey, Prediction};
-pub use features::{ExportedTable, FeatureState, FeatureWrite, StoredFeatures, feature_table_name};
+pub use features::{
+    ExportedTable, FEATURES_DIR, FeatureFile, FeatureFileWriter, FeatureState, FeatureWrite,
+    StoredFeatures, feature_table_name,
+};
 pub use registry::{
     ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow, RunStatus,
     StageRow,
@@ -85,6 +88,18 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// DuckDB's buffer pool limit: `$BQX_DUCKDB_MEMORY` (DuckDB's syntax, e.g. `8GB`), else 4 GB.
+///
+/// DuckDB's own default is 80 % of RAM, and it keeps every block it wrote in its pool until
+/// that limit: computing a year of 28-pair M1 features grew the process past 13 GB. Written
+/// blocks are on disk, so a smaller pool only evicts clean pages.
+pub fn duckdb_memory_limit() -> String {
+    std::env::var("BQX_DUCKDB_MEMORY")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "4GB".to_string())
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`. `holder` describes this process for the
     /// "store in use" message another process would get (e.g. `bqx ingest`).
@@ -96,6 +111,10 @@ impl Store {
         let lock = take_lock(dir, holder)?;
         let duck_path = dir.join(DUCKDB_FILE);
         let duck = duckdb::Connection::open(&duck_path)?;
+        duck.execute_batch(&format!(
+            "SET memory_limit = '{}'",
+            duckdb_memory_limit().replace('\'', "")
+        ))?;
         let registry = rusqlite::Connection::open(dir.join(REGISTRY_FILE))?;
         registry.pragma_update(None, "journal_mode", "WAL")?;
         registry.pragma_update(None, "foreign_keys", "ON")?;
@@ -108,6 +127,7 @@ impl Store {
         };
         store.migrate()?;
         store.close_interrupted_runs()?;
+        store.sweep_features()?;
         Ok(store)
     }
 

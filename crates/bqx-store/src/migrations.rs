@@ -36,6 +36,7 @@ pub const STORE: &[Migration] = &[
     migration!("store", 1, "0001_bars.sql"),
     migration!("store", 2, "0002_features.sql"),
     migration!("store", 3, "0003_predictions.sql"),
+    migration!("store", 4, "0004_feature_files.sql"),
 ];
 
 /// Migrations of the SQLite run registry (`registry.sqlite`).
@@ -111,7 +112,10 @@ mod tests {
     #[test]
     fn embedded_lists_match_the_directories() {
         for (dir, list) in [("store", STORE), ("registry", REGISTRY)] {
-            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/").to_string() + dir;
+            let path = format!(
+                "{}/../../migrations/{dir}",
+                std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+            );
             let mut files: Vec<String> = std::fs::read_dir(&path)
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
