@@ -19,6 +19,7 @@
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { painted } from './charts.mjs';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(new URL('../../ui/package.json', import.meta.url));
@@ -123,20 +124,6 @@ async function visible(page, sel) {
   await page.waitForSelector(sel, { state: 'visible', timeout: TIMEOUT });
 }
 
-/** Waits until every shown chart has drawn its latest option (ECharts' `finished`, exposed as
- *  `data-rendered="1"` on the chart element), then for the next paint. */
-async function painted(page) {
-  await page.waitForFunction(
-    () =>
-      [...document.querySelectorAll('.chart')].every(
-        (c) => c.closest('[hidden]') !== null || c.getAttribute('data-rendered') === '1',
-      ),
-    null,
-    { timeout: TIMEOUT },
-  );
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
-}
-
 async function noJunk(page, what) {
   const body = await page.evaluate(() => document.body.innerText);
   for (const bad of ['NaN', 'undefined', '[object Object]', 'Infinity']) {
@@ -145,7 +132,7 @@ async function noJunk(page, what) {
 }
 
 async function shot(page, name) {
-  await painted(page);
+  await painted(page, TIMEOUT);
   const path = join(SHOT_DIR, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   shots.push(path);

@@ -126,3 +126,18 @@ export function loading(text = 'Loading…'): HTMLElement {
 export function section(title: Child, ...children: Child[]): HTMLElement {
   return h('section', { class: 'panel' }, h('h2', null, title), ...children);
 }
+
+/**
+ * Coalesces redraws: the returned function schedules `draw` for the next animation frame, once
+ * however often it is called before then, and skips it when the page is gone (`alive()` false).
+ */
+export function onNextFrame(alive: () => boolean, draw: () => void): () => void {
+  let frame = 0;
+  return () => {
+    if (frame) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      if (alive()) draw();
+    });
+  };
+}

@@ -10,6 +10,7 @@
 // chart rendering, in headless Chromium at 1280×800.
 
 import { createRequire } from 'node:module';
+import { painted } from '../charts.mjs';
 
 const require = createRequire(new URL('../../../ui/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -29,18 +30,6 @@ async function apiGet(path) {
 
 const tid = (t) => `[data-testid="${t}"]`;
 const TIMEOUT = 120_000;
-
-async function painted(page) {
-  await page.waitForFunction(
-    () =>
-      [...document.querySelectorAll('.chart')].every(
-        (c) => c.closest('[hidden]') !== null || c.getAttribute('data-rendered') === '1',
-      ),
-    null,
-    { timeout: TIMEOUT },
-  );
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
-}
 
 const runs = await apiGet('/api/v1/runs?limit=10000');
 const withBacktest = runs.find((r) => r.has_backtest);
@@ -123,7 +112,7 @@ try {
       const t0 = performance.now();
       await page.goto(`${BASE}/${p.hash}`, { waitUntil: 'domcontentloaded' });
       await p.ready(page);
-      await painted(page);
+      await painted(page, TIMEOUT);
       const ms = performance.now() - t0;
       if (errors.length) throw new Error(`${p.name}: ${errors.join('; ')}`);
       times.push(ms);

@@ -3,7 +3,7 @@
 // (`POST /api/v1/ingest`). Either way it follows the started job through the shared event
 // subscription, as the Pipeline page does, and shows how it ended.
 
-import { code, errorBox, h, replace, section } from '../dom';
+import { code, errorBox, h, onNextFrame, replace, section } from '../dom';
 import type { Child } from '../dom';
 import { duration, int } from '../format';
 import type { PageContext } from '../page';
@@ -228,16 +228,10 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
     );
   };
 
-  let frame = 0;
-  const render = () => {
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      if (!ctx.alive()) return;
-      renderControls();
-      renderJob();
-    });
-  };
+  const render = onNextFrame(ctx.alive, () => {
+    renderControls();
+    renderJob();
+  });
 
   // ---- the job ------------------------------------------------------------------------------
 
@@ -283,9 +277,6 @@ export function ingestPanel(ctx: PageContext, onJobEnd: (job: Job, mine: boolean
     if (mine === latest) render();
   };
   ctx.onCleanup(subscribe(onProgress, onJob));
-  ctx.onCleanup(() => {
-    if (frame) cancelAnimationFrame(frame);
-  });
 
   // The button is disabled while a job runs; the server still decides (409 `conflict` when a
   // job started elsewhere first).

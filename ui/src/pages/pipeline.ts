@@ -2,7 +2,7 @@
 
 import { stageGraph } from '../charts';
 import type { StageState } from '../charts';
-import { code, empty, errorBox, h, loading, replace, section, table } from '../dom';
+import { code, empty, errorBox, h, loading, onNextFrame, replace, section, table } from '../dom';
 import { at, duration, int } from '../format';
 import type { PageContext } from '../page';
 import { ApiError, api, subscribe } from '../transport';
@@ -159,17 +159,11 @@ export async function pipelinePage(ctx: PageContext): Promise<void> {
     );
   };
 
-  let frame = 0;
-  const render = () => {
-    if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      if (!ctx.alive()) return;
-      renderButton();
-      renderStages();
-      renderJob();
-    });
-  };
+  const render = onNextFrame(ctx.alive, () => {
+    renderButton();
+    renderStages();
+    renderJob();
+  });
 
   const refreshPipeline = async () => {
     try {
