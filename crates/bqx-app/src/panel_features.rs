@@ -12,7 +12,7 @@ use bqx_panel::Panel;
 use bqx_store::{FeatureFileWriter, SeriesKey, SeriesSummary, Store};
 
 /// Rows per append to a pair's feature file.
-const CHUNK: usize = 1 << 16;
+const CHUNK: usize = bqx_store::FEATURE_CHUNK_ROWS;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

@@ -296,11 +296,16 @@ fn base_in(
                             fingerprint,
                         )?;
                         // Streamed: a chunk of rows is computed, then written, in one buffer.
-                        compute_chunks(&mut set, &bars, 1 << 16, |first, columns: &[&[f64]]| {
-                            let rows = columns.first().map_or(0, |c| c.len());
-                            file.append(&bars.ts[first..first + rows], columns)
-                                .map_err(AppError::from)
-                        })
+                        compute_chunks(
+                            &mut set,
+                            &bars,
+                            bqx_store::FEATURE_CHUNK_ROWS,
+                            |first, columns: &[&[f64]]| {
+                                let rows = columns.first().map_or(0, |c| c.len());
+                                file.append(&bars.ts[first..first + rows], columns)
+                                    .map_err(AppError::from)
+                            },
+                        )
                         .map_err(|e| {
                             AppError::new(
                                 e.code,

@@ -26,8 +26,8 @@ pub use bars::{
 };
 pub use eval::{EvalUnit, EvalUnitKey, Prediction};
 pub use features::{
-    ExportedTable, FEATURES_DIR, FeatureFile, FeatureFileWriter, FeatureState, FeatureWrite,
-    StoredFeatures, feature_table_name,
+    ExportedTable, FEATURE_CHUNK_ROWS, FEATURES_DIR, FeatureFile, FeatureFileWriter, FeatureState,
+    FeatureWrite, StoredFeatures, feature_table_name,
 };
 pub use registry::{
     ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow, RunStatus,
