@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use bqx_domain::{Pair, Timeframe};
 use bqx_eval::backtest::{
-    BacktestConfig, BacktestEvent, BacktestReport, PanelInput, SeriesInput, UnitCache, UnitFit,
-    UnitId, UnitResult, render_backtest, run_backtest,
+    BacktestConfig, BacktestEvent, BacktestReport, FoldFits, PanelInput, SeriesInput, UnitCache,
+    UnitFit, UnitId, UnitResult, render_backtest, run_backtest,
 };
 use bqx_eval::report::MetricSet;
 use bqx_eval::{EvalError, Interval};
@@ -34,6 +34,45 @@ pub struct BacktestRequest {
     pub seed: Option<u64>,
     /// Timeframe to evaluate when the store holds several (default: the one with most bars).
     pub timeframe: Option<Timeframe>,
+    /// Which features the models see (default: `selected`).
+    #[serde(default)]
+    pub features: Option<FeatureScope>,
+    /// Features kept by the selection (default 280).
+    #[serde(default)]
+    pub select_k: Option<usize>,
+}
+
+/// The features a backtest feeds its models.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureScope {
+    /// The stored base and panel features and the USD factor.
+    Base,
+    /// Those and the 72 cross-pair columns of stage 2.16.
+    Cross,
+    /// The features the select stage kept per fold from all of those.
+    #[default]
+    Selected,
+}
+
+impl FeatureScope {
+    pub fn cross(self) -> bool {
+        self != FeatureScope::Base
+    }
+    pub fn select(self) -> bool {
+        self == FeatureScope::Selected
+    }
+    pub fn parse(s: &str) -> Result<FeatureScope, AppError> {
+        match s {
+            "base" => Ok(FeatureScope::Base),
+            "cross" => Ok(FeatureScope::Cross),
+            "selected" => Ok(FeatureScope::Selected),
+            _ => Err(AppError::new(
+                ErrorCode::InvalidArgument,
+                format!("unknown feature scope '{s}' (base, cross, selected)"),
+            )),
+        }
+    }
 }
 
 /// The stage's result: the report and where it was written.
@@ -51,8 +90,42 @@ pub struct BacktestOutcome {
 }
 
 impl BacktestRequest {
-    fn config(&self, timeframe: Timeframe) -> Result<BacktestConfig, AppError> {
+    /// The feature scope (default `selected`).
+    pub fn scope(&self) -> FeatureScope {
+        self.features.unwrap_or_default()
+    }
+
+    /// Checks what can be checked before the data is known.
+    pub fn check(&self) -> Result<(), AppError> {
+        if self.select_k == Some(0) {
+            return Err(AppError::new(
+                ErrorCode::InvalidArgument,
+                "--select-k must be at least 1",
+            ));
+        }
+        if self.select_k.is_some() && !self.scope().select() {
+            return Err(AppError::new(
+                ErrorCode::InvalidArgument,
+                "--select-k needs the selected feature scope",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn config(&self, timeframe: Timeframe) -> Result<BacktestConfig, AppError> {
         let mut cfg = BacktestConfig::default_for(timeframe);
+        let scope = self.scope();
+        if scope.cross() {
+            cfg.cross_pair = Some(bqx_features::CrossFitConfig::default());
+        }
+        if scope.select() {
+            let mut sel = bqx_eval::select::SelectConfig::default();
+            if let Some(k) = self.select_k {
+                sel.k = k;
+            }
+            cfg.selection = Some(sel);
+        }
+        self.check()?;
         if let Some(w) = self.window {
             cfg.window = w;
         }
@@ -162,18 +235,18 @@ impl UnitCache for StoreCache<'_> {
 }
 
 /// The evaluated timeframe's data.
-struct Inputs {
-    timeframe: Timeframe,
-    keys: Vec<SeriesKey>,
-    series: Vec<SeriesInput>,
-    panel: PanelInput,
+pub(crate) struct Inputs {
+    pub timeframe: Timeframe,
+    pub keys: Vec<SeriesKey>,
+    pub series: Vec<SeriesInput>,
+    pub panel: PanelInput,
     /// Hash of the bars and feature schemas the units depend on.
-    fingerprint: String,
+    pub fingerprint: String,
 }
 
 /// Loads the evaluated timeframe's series (closes and stored base + panel features) and the
 /// aligned panel.
-fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, AppError> {
+pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, AppError> {
     let summaries = store.series_summaries()?;
     let groups = panel_series(&summaries);
     let tf = match timeframe {
@@ -279,11 +352,11 @@ fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, Ap
     })
 }
 
-/// Runs the backtest stage inside run `run_id`.
-/// Writes `<store>/reports/<run_id>/<name>` and records it as an artifact of the backtest stage.
-fn write_artifact(
+/// Writes `<store>/reports/<run_id>/<name>` and records it as an artifact of stage `stage`.
+pub(crate) fn write_artifact(
     store: &mut Store,
     run_id: &str,
+    stage: &str,
     kind: &str,
     name: &str,
     text: &str,
@@ -299,7 +372,7 @@ fn write_artifact(
     store.record_artifact(
         run_id,
         &ArtifactRow {
-            stage: "backtest".into(),
+            stage: stage.into(),
             kind: kind.into(),
             path: rel.to_string_lossy().into_owned(),
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
@@ -310,10 +383,27 @@ fn write_artifact(
     Ok(path)
 }
 
-pub(crate) fn backtest_in(
+/// The key of a backtest's units: the build, the configuration, the data and the key of the
+/// per-fold stage whose fits it reads (select, else cross).
+pub(crate) fn eval_key(cfg: &BacktestConfig, data_fp: &str, upstream: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    // The workspace shares one version: it stands for bqx-eval and bqx-models too.
+    h.update(format!("bqx {}\n", env!("CARGO_PKG_VERSION")));
+    h.update(serde_json::to_string(cfg).expect("config serializes"));
+    h.update(data_fp);
+    if let Some(u) = upstream {
+        h.update(format!("\nupstream {u}"));
+    }
+    hex::encode(h.finalize())
+}
+
+/// Runs the backtest inside run `run_id` on the loaded data with the per-fold fits.
+pub(crate) fn backtest_with(
     store: &mut Store,
     run_id: &str,
-    req: &BacktestRequest,
+    loaded: &crate::stages::Loaded,
+    fits: &FoldFits,
+    eval_key: String,
     progress: &dyn Progress,
 ) -> Result<BacktestOutcome, AppError> {
     let Inputs {
@@ -321,17 +411,9 @@ pub(crate) fn backtest_in(
         keys,
         series: inputs,
         panel,
-        fingerprint: data_fp,
-    } = load_inputs(store, req.timeframe)?;
-    let cfg = req.config(tf)?;
-    let eval_key = {
-        let mut h = Sha256::new();
-        // The workspace shares one version: it stands for bqx-eval and bqx-models too.
-        h.update(format!("bqx {}\n", env!("CARGO_PKG_VERSION")));
-        h.update(serde_json::to_string(&cfg).expect("config serializes"));
-        h.update(data_fp);
-        hex::encode(h.finalize())
-    };
+        ..
+    } = &loaded.inputs;
+    let (tf, cfg) = (*tf, &loaded.cfg);
     store.log(
         run_id,
         "backtest",
@@ -355,23 +437,30 @@ pub(crate) fn backtest_in(
         reused: 0,
     };
     let mut units = 0usize;
-    let report = run_backtest(&inputs, Some(&panel), &cfg, &mut cache, &mut |e| match e {
-        BacktestEvent::Planned { units: n } => {
-            units = n;
-            task_started(progress, "backtest", n as u64, "units");
-        }
-        BacktestEvent::Unit { .. } => task_advanced(progress, "backtest", 1),
-    })
+    let report = run_backtest(
+        inputs,
+        Some(panel),
+        cfg,
+        fits,
+        &mut cache,
+        &mut |e| match e {
+            BacktestEvent::Planned { units: n } => {
+                units = n;
+                task_started(progress, "backtest", n as u64, "units");
+            }
+            BacktestEvent::Unit { .. } => task_advanced(progress, "backtest", 1),
+        },
+    )
     .map_err(eval_err)?;
     task_finished(progress, "backtest");
     let reused_units = cache.reused;
 
     // The report and the P&L paths as artifacts, and the metrics.
     let json = render_backtest(&report).map_err(eval_err)?;
-    let path = write_artifact(store, run_id, "report", "backtest.json", &json)?;
+    let path = write_artifact(store, run_id, "backtest", "report", "backtest.json", &json)?;
     let equity = serde_json::to_string(&report.equity)
         .map_err(|e| AppError::internal(format!("equity paths: {e}")))?;
-    write_artifact(store, run_id, "equity", "equity.json", &equity)?;
+    write_artifact(store, run_id, "backtest", "equity", "equity.json", &equity)?;
     store.record_metrics(run_id, &metric_rows(&report))?;
     for m in &report.models {
         if m.skipped_units > 0 {
@@ -390,7 +479,7 @@ pub(crate) fn backtest_in(
         report,
         report_path: path,
         eval_key,
-        series: keys,
+        series: keys.clone(),
         units,
         reused_units,
     })

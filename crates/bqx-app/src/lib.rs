@@ -15,12 +15,13 @@ mod progress;
 mod run;
 mod service;
 mod stage;
+mod stages;
 mod status;
 mod synth;
 
 use std::path::{Path, PathBuf};
 
-pub use backtest::{BacktestOutcome, BacktestRequest, metric_rows};
+pub use backtest::{BacktestOutcome, BacktestRequest, FeatureScope, metric_rows};
 pub use catalog::{FeatureCatalog, feature_catalog};
 pub use decimate::{decimate_minmax, drawdown};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
@@ -32,13 +33,14 @@ pub use ingest::{
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
 pub use progress::{NoProgress, Progress, ProgressEvent};
-pub use run::{
-    BaseReport, BaseSeriesReport, RUNNABLE, STAGES, check_stages, run_base, schema_hash,
-};
+pub use run::{BaseReport, BaseSeriesReport, run_base, schema_hash};
 pub use service::{
     Coverage, CoverageRow, Equity, JobSnapshot, JobStage, JobTask, MAX_POINTS, MetricFilter,
     Pipeline, PipelineStage, Predictions, PriceSeries, RunDetail, RunStage, RunSummary, Service,
     ServiceEvent,
+};
+pub use stages::{
+    CrossSummary, FollowerLeadLag, SelectSummary, StageInfo, check_stages, stage_table,
 };
 pub use status::{StatusReport, status};
 pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};

@@ -8,15 +8,17 @@ use std::time::Instant;
 use bqx_panel::PanelHealth;
 use serde::Serialize;
 
-use crate::backtest::{BacktestOutcome, BacktestRequest, backtest_in};
-use crate::run::{BaseReport, base_stage, base_summary, check_stages};
+use crate::backtest::{BacktestOutcome, BacktestRequest};
+use crate::run::BaseReport;
 use crate::stage::RunContext;
-use crate::{AppError, ErrorCode, Progress, open_store, status};
+use crate::stages::{CrossSummary, SelectSummary, StageCx, resolve};
+use crate::{AppError, ErrorCode, Progress, open_store};
 
 /// What `bqx run` is asked to do.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RunRequest {
-    /// Stages to run (empty: every built stage that `bqx run` executes).
+    /// Stages asked for (empty: every built stage that `bqx run` executes); the stages they
+    /// depend on run first.
     pub stages: Vec<String>,
     pub backtest: BacktestRequest,
 }
@@ -37,18 +39,25 @@ pub struct RunReport {
     pub stages: Vec<StageLine>,
     pub panels: Option<Vec<PanelHealth>>,
     pub base: Option<BaseReport>,
+    /// Stage 2.16's lead-lag in brief (the whole report is the run's `crosspair` artifact).
+    pub cross: Option<CrossSummary>,
+    /// The feature selection in brief (the whole report is the `selection` artifact).
+    pub selection: Option<SelectSummary>,
     pub backtest: Option<BacktestOutcome>,
     pub seconds: f64,
 }
 
-/// Runs the requested stages (in pipeline order) as one run of kind `kind`.
+/// Runs the requested stages and what they depend on, in pipeline order, as one run of kind
+/// `kind`.
 pub fn run_pipeline(
     store_dir: &Path,
     req: &RunRequest,
     kind: &str,
     progress: &dyn Progress,
 ) -> Result<RunReport, AppError> {
-    let stages = check_stages(&req.stages)?;
+    let stages = resolve(req)?;
+    // Check the request before anything is recorded.
+    req.backtest.check()?;
     if !store_dir.join(bqx_store::DUCKDB_FILE).exists() {
         return Err(AppError::new(
             ErrorCode::InvalidArgument,
@@ -59,84 +68,25 @@ pub fn run_pipeline(
         ));
     }
     let started = Instant::now();
-    // The panel's health report reads the store on its own (it opens and closes it).
-    let panels = if stages.contains(&"panel") {
-        Some(status(store_dir)?.panels)
-    } else {
-        None
-    };
     let mut store = open_store(store_dir, &format!("bqx {kind}"))?;
     let args = serde_json::to_value(req).expect("request serializes");
     let mut run = RunContext::begin(&mut store, kind, &args, progress)?;
+    let mut cx = StageCx::new(req, progress);
     let mut lines = Vec::new();
-    let mut base = None;
-    let mut backtest = None;
     let mut failure = None;
     for stage in stages {
         let t0 = Instant::now();
-        let result: Result<serde_json::Value, AppError> = match stage {
-            "panel" => {
-                let p = panels.clone().unwrap_or_default();
-                run.stage(
-                    "panel",
-                    |p: &Vec<PanelHealth>| {
-                        serde_json::json!(
-                            p.iter()
-                                .map(|x| serde_json::json!({
-                                    "timeframe": x.timeframe.to_string(),
-                                    "rows": x.rows,
-                                    "complete_rows": x.complete_rows,
-                                    "pairs_present": x.pairs_present,
-                                }))
-                                .collect::<Vec<_>>()
-                        )
-                    },
-                    |_, _| Ok(p),
-                )
-                .map(|p| serde_json::json!({ "panels": p.len() }))
-            }
-            "base" => {
-                let t = Instant::now();
-                let run_id = run.run_id.clone();
-                run.stage("base", base_summary, |store, _| base_stage(store, progress))
-                    .map(|(series, panels)| {
-                        let summary = base_summary(&(series.clone(), panels.clone()));
-                        let computed = series.iter().filter(|s| s.action == "computed").count();
-                        base = Some(BaseReport {
-                            run_id,
-                            computed,
-                            current: series.len() - computed,
-                            series,
-                            panels,
-                            seconds: t.elapsed().as_secs_f64(),
-                        });
-                        summary
-                    })
-            }
-            "backtest" => run
-                .stage(
-                    "backtest",
-                    |o: &BacktestOutcome| {
-                        serde_json::json!({
-                            "units": o.units,
-                            "reused_units": o.reused_units,
-                            "eval_key": o.eval_key,
-                            "series": o.series,
-                            "report": o.report_path,
-                        })
-                    },
-                    |store, run_id| backtest_in(store, run_id, &req.backtest, progress),
-                )
-                .map(|o| {
-                    let s = serde_json::json!({ "units": o.units, "reused_units": o.reused_units });
-                    backtest = Some(o);
-                    s
-                }),
-            _ => unreachable!("check_stages returns runnable stages only"),
-        };
+        let result = run.stage(
+            stage.name(),
+            |summary: &serde_json::Value| summary.clone(),
+            |store, run_id| {
+                stage.run(&mut cx, store, run_id)?;
+                Ok(stage.summary(&cx))
+            },
+        );
         match result {
             Ok(summary) => lines.push(StageLine {
-                stage: stage.into(),
+                stage: stage.name().into(),
                 status: "succeeded".into(),
                 seconds: t0.elapsed().as_secs_f64(),
                 summary,
@@ -154,9 +104,11 @@ pub fn run_pipeline(
     Ok(RunReport {
         run_id,
         stages: lines,
-        panels,
-        base,
-        backtest,
+        panels: cx.panels,
+        base: cx.base,
+        cross: cx.cross.as_ref().map(|c| c.brief()),
+        selection: cx.select.as_ref().map(|s| s.brief()),
+        backtest: cx.backtest,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

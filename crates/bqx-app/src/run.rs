@@ -12,24 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::progress::{task_advanced, task_finished, task_started};
 use crate::stage::run_single_stage;
-use crate::{AppError, ErrorCode, Progress, open_store};
-
-/// The stages of product.md, in order, and whether this build has them.
-pub const STAGES: [(&str, bool); 10] = [
-    ("ingest", true),
-    ("panel", true),
-    ("base", true),
-    ("cross", false),
-    ("embed", false),
-    ("select", false),
-    ("train", false),
-    ("backtest", true),
-    ("online", false),
-    ("export", true),
-];
-
-/// The stages `bqx run` executes, in pipeline order (ingest and export have their own commands).
-pub const RUNNABLE: [&str; 3] = ["panel", "base", "backtest"];
+use crate::{AppError, Progress, open_store};
 
 /// What happened to one series in the base stage.
 #[derive(Debug, Clone, Serialize)]
@@ -70,54 +53,6 @@ pub fn schema_hash(catalog: &[FeatureSpec]) -> String {
 fn is_close_only(b: &BarColumns) -> bool {
     (0..b.len())
         .all(|i| b.open[i] == b.close[i] && b.high[i] == b.close[i] && b.low[i] == b.close[i])
-}
-
-/// Checks a stage list: known, built, and run by `bqx run`; returns them in pipeline order.
-/// An empty list means every runnable stage.
-pub fn check_stages(stages: &[String]) -> Result<Vec<&'static str>, AppError> {
-    for s in stages {
-        match STAGES.iter().find(|(name, _)| name == s) {
-            Some((_, true)) if RUNNABLE.contains(&s.as_str()) => {}
-            Some((_, true)) => {
-                return Err(AppError::new(
-                    ErrorCode::InvalidArgument,
-                    format!("stage '{s}' runs through its own command (`bqx {s}`)"),
-                ));
-            }
-            Some((_, false)) => {
-                return Err(AppError::new(
-                    ErrorCode::InvalidArgument,
-                    format!(
-                        "stage '{s}' is not built yet (built: {})",
-                        STAGES
-                            .iter()
-                            .filter(|(_, b)| *b)
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-            None => {
-                return Err(AppError::new(
-                    ErrorCode::InvalidArgument,
-                    format!(
-                        "unknown stage '{s}' (stages: {})",
-                        STAGES
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(RUNNABLE
-        .iter()
-        .copied()
-        .filter(|r| stages.is_empty() || stages.iter().any(|s| s == r))
-        .collect())
 }
 
 /// The base stage: the standard feature set for every stored series whose bars or feature

@@ -20,8 +20,8 @@ use serde::Serialize;
 
 use crate::decimate::{decimate_minmax, drawdown};
 use crate::{
-    AppError, ErrorCode, IngestRequest, Progress, ProgressEvent, RUNNABLE, RunRequest, STAGES,
-    StatusReport, check_stages, ingest, open_store, run_pipeline, status,
+    AppError, ErrorCode, IngestRequest, Progress, ProgressEvent, RunRequest, StatusReport,
+    check_stages, ingest, open_store, run_pipeline, stage_table, status,
 };
 
 /// What a listener receives: the running job's progress events and its snapshot whenever it
@@ -116,6 +116,9 @@ pub struct PipelineStage {
     pub built: bool,
     /// Executed by a run (`bqx run`, `POST /runs`); ingest and export have their own commands.
     pub runnable: bool,
+    /// Fitted per fold on training rows, artifacts keyed by fold and input fingerprint.
+    pub per_fold: bool,
+    pub about: String,
     pub depends_on: Vec<String>,
 }
 
@@ -323,10 +326,8 @@ impl Service {
 
     /// Starts `bqx run` for `req` in the background; `conflict` if a job is running.
     pub fn start_run(self: &Arc<Self>, req: RunRequest) -> Result<JobSnapshot, AppError> {
-        let stages: Vec<String> = check_stages(&req.stages)?
-            .into_iter()
-            .map(String::from)
-            .collect();
+        req.backtest.check()?;
+        let stages: Vec<String> = check_stages(&req)?.into_iter().map(String::from).collect();
         let dir = self.store_dir.clone();
         self.start("run", stages, move |p| {
             run_pipeline(&dir, &req, "run", p).map(|r| r.run_id)
@@ -499,29 +500,15 @@ impl Service {
 
     /// The stage graph and the current job.
     pub fn pipeline(&self) -> Pipeline {
-        let depends: &[(&str, &[&str])] = &[
-            ("ingest", &[]),
-            ("panel", &["ingest"]),
-            ("base", &["panel"]),
-            ("cross", &["base"]),
-            ("embed", &["base"]),
-            ("select", &["cross", "embed"]),
-            ("train", &["select"]),
-            ("backtest", &["base"]),
-            ("online", &["train"]),
-            ("export", &["base"]),
-        ];
-        let stages = STAGES
-            .iter()
-            .map(|(name, built)| PipelineStage {
-                name: name.to_string(),
-                built: *built,
-                runnable: RUNNABLE.contains(name),
-                depends_on: depends
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, d)| d.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default(),
+        let stages = stage_table()
+            .into_iter()
+            .map(|s| PipelineStage {
+                name: s.name.to_string(),
+                built: s.built,
+                runnable: s.runnable,
+                per_fold: s.per_fold,
+                about: s.about.to_string(),
+                depends_on: s.depends_on.iter().map(|d| d.to_string()).collect(),
             })
             .collect();
         Pipeline {
@@ -645,15 +632,37 @@ impl Service {
     }
 
     fn artifact_path(&self, run_id: &str, kind: &str) -> Result<PathBuf, AppError> {
+        self.stage_artifact_path(run_id, "backtest", kind)
+    }
+
+    fn stage_artifact_path(
+        &self,
+        run_id: &str,
+        stage: &str,
+        kind: &str,
+    ) -> Result<PathBuf, AppError> {
         self.run_exists(run_id)?;
         let artifacts = self
             .with_registry(|r| r.artifacts(run_id))?
             .unwrap_or_default();
         let a = artifacts
             .iter()
-            .find(|a| a.stage == "backtest" && a.kind == kind)
-            .ok_or_else(|| not_found(format!("run {run_id} has no backtest {kind}")))?;
+            .find(|a| a.stage == stage && a.kind == kind)
+            .ok_or_else(|| not_found(format!("run {run_id} has no {stage} {kind}")))?;
         Ok(self.store_dir.join(&a.path))
+    }
+
+    /// The run's lead-lag report and sister map (`crosspair.json` of the cross stage), as
+    /// stored.
+    pub fn crosspair_report(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let path = self.stage_artifact_path(run_id, "cross", "crosspair")?;
+        std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
+    }
+
+    /// The run's feature-selection report (`selection.json` of the select stage), as stored.
+    pub fn selection_report(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let path = self.stage_artifact_path(run_id, "select", "selection")?;
+        std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
     }
 
     /// The run's whole backtest report (the stored JSON), parsed once per file version.

@@ -43,6 +43,12 @@ pub fn status(store_dir: &Path) -> Result<StatusReport, AppError> {
         ));
     }
     let store = open_store(store_dir, "bqx status")?;
+    status_in(&store)
+}
+
+/// The status of an open store.
+pub(crate) fn status_in(store: &bqx_store::Store) -> Result<StatusReport, AppError> {
+    let store_dir = store.dir();
     let summaries = store.series_summaries()?;
     let mut loaded: Vec<(bqx_store::SeriesKey, BarColumns)> = Vec::with_capacity(summaries.len());
     for s in &summaries {
@@ -51,7 +57,6 @@ pub fn status(store_dir: &Path) -> Result<StatusReport, AppError> {
     let (bars, quarantined) = store.counts()?;
     let (quarantine_by_kind, source_files) = store.quarantine_summary()?;
     let schema_versions = store.schema_versions()?;
-    drop(store);
 
     let series: Vec<SeriesHealth> = loaded
         .par_iter()

@@ -73,15 +73,18 @@ enum Command {
         #[arg(long)]
         into_store: bool,
     },
-    /// Run pipeline stages on the store as one run (built: panel, base, backtest; ingest and
-    /// export have their own commands). What is current is skipped; a killed run resumes.
+    /// Run pipeline stages on the store as one run, with the stages they depend on (`bqx
+    /// stages` lists them). What is current is skipped; a killed run resumes.
     Run {
-        /// Comma-separated stages, e.g. `base,backtest` (default: every built stage).
+        /// Comma-separated stages, e.g. `cross,select` (default: every built stage).
         #[arg(long, value_delimiter = ',')]
         stages: Vec<String>,
         #[command(flatten)]
         backtest: BacktestArgs,
     },
+    /// The stage graph: every stage, what it depends on, whether it is built and fitted per
+    /// fold.
+    Stages,
     /// The walk-forward backtest of the current store (reuses every unit an earlier run
     /// completed): tear-sheet, or the JSON report with --json.
     Backtest {
@@ -142,17 +145,26 @@ struct BacktestArgs {
     /// Timeframe to evaluate when the store holds several (default: the one with most bars).
     #[arg(long)]
     timeframe: Option<Timeframe>,
+    /// Features the models see: base (stored + USD factor), cross (+ the 72 cross-pair
+    /// columns), selected (the select stage's choice from those, per fold).
+    #[arg(long, default_value = "selected", value_parser = ["base", "cross", "selected"])]
+    features: String,
+    /// Features the selection keeps (default 280).
+    #[arg(long, value_name = "K")]
+    select_k: Option<usize>,
 }
 
 impl BacktestArgs {
-    fn request(self) -> bqx_app::BacktestRequest {
-        bqx_app::BacktestRequest {
+    fn request(self) -> Result<bqx_app::BacktestRequest, AppError> {
+        Ok(bqx_app::BacktestRequest {
             window: Some(self.window),
             horizon: Some(self.horizon),
             models: (!self.models.is_empty()).then_some(self.models),
             seed: Some(self.seed),
             timeframe: self.timeframe,
-        }
+            features: Some(bqx_app::FeatureScope::parse(&self.features)?),
+            select_k: self.select_k,
+        })
     }
 }
 
@@ -337,7 +349,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
             let req = bqx_app::RunRequest {
                 stages,
-                backtest: backtest.request(),
+                backtest: backtest.request()?,
             };
             let report = bqx_app::run_pipeline(&dir, &req, "run", &progress)?;
             progress.clear();
@@ -350,8 +362,15 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Backtest { backtest } => {
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
-            let outcome = bqx_app::backtest(&dir, &backtest.request(), &progress)?;
+            let req = bqx_app::RunRequest {
+                stages: vec!["backtest".into()],
+                backtest: backtest.request()?,
+            };
+            let run = bqx_app::run_pipeline(&dir, &req, "backtest", &progress)?;
             progress.clear();
+            let outcome = run.backtest.as_ref().ok_or_else(|| {
+                AppError::new(ErrorCode::Internal, "the backtest stage produced no report")
+            })?;
             if cli.json {
                 // The report exactly as written to the store.
                 let text = std::fs::read_to_string(&outcome.report_path).map_err(|e| {
@@ -363,7 +382,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print!("{text}");
                 Ok(())
             } else {
-                render::backtest(&outcome);
+                render::stage_briefs(&run);
+                render::backtest(outcome);
+                Ok(())
+            }
+        }
+        Command::Stages => {
+            let table = bqx_app::stage_table();
+            if cli.json {
+                print_json(&table)
+            } else {
+                render::stages(&table);
                 Ok(())
             }
         }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use bqx_app::{
     BacktestOutcome, BaseReport, DemoReport, FeatureCatalog, IngestResponse, Progress,
-    ProgressEvent, RunReport, STAGES, StatusReport, SynthResponse,
+    ProgressEvent, RunReport, StatusReport, SynthResponse,
 };
 use bqx_domain::format_utc_micros;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -378,7 +378,11 @@ pub fn run(r: &RunReport) {
         ]);
     }
     t.print();
-    let not_built: Vec<&str> = STAGES.iter().filter(|(_, b)| !b).map(|(n, _)| *n).collect();
+    let not_built: Vec<&str> = bqx_app::stage_table()
+        .into_iter()
+        .filter(|s| !s.built)
+        .map(|s| s.name)
+        .collect();
     println!(
         "not built yet (later stages, never faked): {}",
         not_built.join(", ")
@@ -387,9 +391,88 @@ pub fn run(r: &RunReport) {
         println!("\n== base features\n");
         base(b);
     }
+    stage_briefs(r);
     if let Some(b) = &r.backtest {
         println!("\n== backtest\n");
         backtest(b);
+    }
+}
+
+/// The stage graph.
+pub fn stages(table: &[bqx_app::StageInfo]) {
+    let mut t = Table::new(&[
+        "stage",
+        "built",
+        "runs in",
+        "per fold",
+        "depends on",
+        "what",
+    ]);
+    for s in table {
+        t.row(vec![
+            s.name.to_string(),
+            if s.built { "yes" } else { "no" }.into(),
+            if s.runnable {
+                "bqx run".to_string()
+            } else if s.built {
+                format!("bqx {}", s.name)
+            } else {
+                "—".into()
+            },
+            if s.per_fold { "yes" } else { "" }.into(),
+            s.depends_on.join(", "),
+            s.about.to_string(),
+        ]);
+    }
+    t.print();
+}
+
+/// The cross-pair lead-lag and the selection of a run, in brief.
+pub fn stage_briefs(r: &RunReport) {
+    if let Some(c) = &r.cross {
+        println!(
+            "\n== lead-lag (stage 2.16, {} folds, {} reused; Granger lags 1..15, BH q < {})\n",
+            c.folds, c.reused_folds, c.fdr_level
+        );
+        let mut t = Table::new(&[
+            "follower",
+            "strongest leader",
+            "lag",
+            "folds strongest",
+            "max q",
+            "significant / fold",
+        ]);
+        for f in &c.followers {
+            t.row(vec![
+                f.pair.to_string(),
+                f.leader.map_or("—".into(), |p| p.to_string()),
+                f.lag.map_or("—".into(), |l| l.to_string()),
+                format!("{} of {}", f.folds_strongest, c.folds),
+                f.q_max.map_or("—".into(), |q| format!("{q:.2e}")),
+                format!("{:.1}", f.significant_per_fold),
+            ]);
+        }
+        t.print();
+        println!("(every candidate's F, p, q and lag per fold: the run's crosspair.json)");
+    }
+    if let Some(s) = &r.selection {
+        println!(
+            "\n== feature selection ({} of {} candidates, {} folds, {} reused)\n",
+            s.k, s.candidates, s.folds, s.reused_folds
+        );
+        println!(
+            "stability across folds: Jaccard {}, Kuncheva {}",
+            opt(s.jaccard_mean, 3),
+            opt(s.kuncheva_mean, 3)
+        );
+        let mut t = Table::new(&["most stable feature", "folds selected"]);
+        for f in &s.most_stable {
+            t.row(vec![
+                f.feature.clone(),
+                format!("{} of {}", f.folds_selected, s.folds),
+            ]);
+        }
+        t.print();
     }
 }
 
@@ -415,14 +498,26 @@ pub fn backtest(o: &BacktestOutcome) {
     let day = |us: i64| format_utc_micros(us).chars().take(10).collect::<String>();
     let first = r.folds.first().map(|f| day(f.test_start));
     let last = r.series.iter().filter_map(|s| s.last_ts).max().map(day);
+    let features = match &r.config.selection {
+        Some(s) => format!(
+            "the {} features selected per fold of {} candidates",
+            s.k.min(r.features.len()),
+            r.features.len()
+        ),
+        None => format!("{} features per row", r.features.len()),
+    };
     println!(
-        "target {}; {} pairs; {} folds testing {} … {}; {} features per row",
+        "target {}; {} pairs; {} folds testing {} … {}; {features}{}",
         r.target,
         r.series.len(),
         r.folds.len(),
         first.unwrap_or_default(),
         last.unwrap_or_default(),
-        r.features.len()
+        if r.config.cross_pair.is_some() {
+            " (with the 72 cross-pair columns)"
+        } else {
+            ""
+        }
     );
     println!(
         "overlap ceiling (what the part of the target already observed at t would give): R² {:.3}, directional accuracy {}",

@@ -18,8 +18,8 @@ use std::ops::Range;
 
 use bqx_domain::Pair;
 use bqx_features::{
-    FeatureMatrix, FittedParams, PanelKernel, UsdFactorKernel, UsdFactorParams,
-    compute_panel_batch, fit_usd_factor,
+    CrossFitConfig, CrossPanel, CrossParams, FeatureMatrix, FittedParams, PanelKernel,
+    UsdFactorKernel, UsdFactorParams, compute_panel_batch, fit_usd_factor,
 };
 use bqx_models::{FitReport, Matrix, Model, ModelSpec, Regressor};
 use rayon::prelude::*;
@@ -33,7 +33,7 @@ use crate::targets::{OverlapCeiling, bqx_target};
 use crate::trading::{DecisionLog, Market, Threshold, TradingConfig, Trials, simulate};
 
 /// Version of the backtest report layout; bump on any change of the serialized shape.
-pub const BACKTEST_SCHEMA_VERSION: u32 = 1;
+pub const BACKTEST_SCHEMA_VERSION: u32 = 2;
 
 /// One pair's series: closes and stored features on the same rows.
 #[derive(Debug, Clone)]
@@ -71,6 +71,12 @@ pub struct BacktestConfig {
     pub bootstrap: BootstrapConfig,
     /// Add the USD-factor features (fitted per fold) when a panel is given.
     pub usd_factor: bool,
+    /// Add the 72 stage-2.16 cross-pair columns, discovered per fold ([`FoldFits::cross`]).
+    #[serde(default)]
+    pub cross_pair: Option<CrossFitConfig>,
+    /// Feed the models only the features selected per fold ([`FoldFits::selected`]).
+    #[serde(default)]
+    pub selection: Option<crate::select::SelectConfig>,
 }
 
 impl BacktestConfig {
@@ -87,6 +93,8 @@ impl BacktestConfig {
             threshold_quantile: 0.5,
             bootstrap: BootstrapConfig::default(),
             usd_factor: true,
+            cross_pair: None,
+            selection: None,
         }
     }
 
@@ -145,6 +153,9 @@ impl BacktestConfig {
                 .map_err(|e| invalid("models", format!("{}: {e}", model_name(m))))?;
         }
         self.folds.validate()?;
+        if let Some(s) = &self.selection {
+            s.validate()?;
+        }
         self.bootstrap.validate()
     }
 }
@@ -252,12 +263,28 @@ pub struct BacktestReport {
     pub series: Vec<SeriesSummary>,
     pub folds: Vec<PlannedFold>,
     pub models: Vec<ModelResult>,
+    /// Per fold, what the per-fold stages fitted on its training part: stage 2.16's lead-lag
+    /// report and sister map (every candidate leader's F, p, q at its best lag, the kept
+    /// relations, the chosen sisters and momentum products) and the selected features. Empty
+    /// when the backtest used neither.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fold_fits: Vec<FoldFitReport>,
     /// Decisions made where the specification leaves room, stated in the report itself.
     pub notes: Vec<String>,
     /// Per-decision P&L paths behind the trading metrics (not part of the canonical JSON:
     /// callers store them beside it, for equity and drawdown charts).
     #[serde(skip)]
     pub equity: Vec<ModelEquity>,
+}
+
+/// One fold's fitted cross-pair discovery and selection, as the backtest used them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FoldFitReport {
+    pub fold: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_pair: Option<Vec<bqx_features::PairCross>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected: Option<Vec<String>>,
 }
 
 /// Net P&L per trading decision (log-return units, costs included) at the decision times.
@@ -348,29 +375,93 @@ fn unit_seed(seed: u64, model: &str, fold: u32, pair: Pair) -> u64 {
 }
 
 /// Per series, prepared once: the target and which rows have every stored feature.
-struct Prepared<'a> {
-    input: &'a SeriesInput,
-    target: Vec<f64>,
-    complete: Vec<bool>,
-    rows: Vec<FoldRows>,
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    pub(crate) input: &'a SeriesInput,
+    pub(crate) target: Vec<f64>,
+    pub(crate) complete: Vec<bool>,
+    pub(crate) rows: Vec<FoldRows>,
 }
 
-/// Per fold, the USD-factor columns of every pair on its own rows (fitted on the fold's
-/// training part of the panel).
-type FoldExtra = Vec<Option<FeatureMatrix>>;
-
-fn first_complete(p: &Prepared<'_>) -> Option<usize> {
-    p.complete.iter().position(|&c| c)
+/// Columns added to one pair's stored features in one fold (USD factor, cross-pair), on the
+/// pair's rows `offset .. offset + m.n_rows` (the fold's training start to its test end).
+#[derive(Debug, Clone)]
+pub struct FoldColumns {
+    pub offset: usize,
+    pub m: FeatureMatrix,
 }
 
-/// Runs the backtest. `panel` is needed for the USD factor (skipped without it).
-pub fn run_backtest(
-    series: &[SeriesInput],
-    panel: Option<&PanelInput>,
-    cfg: &BacktestConfig,
-    cache: &mut dyn UnitCache,
-    on_event: &mut dyn FnMut(BacktestEvent),
-) -> Result<BacktestReport> {
+impl FoldColumns {
+    fn get(&self, i: usize, j: usize) -> f64 {
+        self.m.get(i - self.offset, j)
+    }
+    fn n_cols(&self) -> usize {
+        self.m.n_cols()
+    }
+}
+
+/// Per fold, the added columns of every pair (in [`FoldSetup`] order).
+pub type FoldExtra = Vec<Option<FoldColumns>>;
+
+/// What the per-fold stages fitted for each fold (keyed by fold id): the cross-pair discovery
+/// and the selected feature names. Each is fitted on the fold's training part only.
+#[derive(Debug, Clone, Default)]
+pub struct FoldFits {
+    pub cross: BTreeMap<u32, FittedParams<CrossParams>>,
+    pub selected: BTreeMap<u32, Vec<String>>,
+}
+
+/// The series checked, their targets, the fold plan and each series' fold rows: what every
+/// per-fold stage (cross, select, backtest) starts from, so that they all see the same folds.
+#[derive(Debug)]
+pub struct FoldSetup<'a> {
+    pub(crate) prepared: Vec<Prepared<'a>>,
+    pub plan: FoldPlan,
+}
+
+impl<'a> FoldSetup<'a> {
+    /// The pairs, in setup order (canonical).
+    pub fn pairs(&self) -> Vec<Pair> {
+        self.prepared.iter().map(|p| p.input.pair).collect()
+    }
+
+    /// Each series' rows of fold `fi` (index into `plan.folds`), in setup order.
+    pub fn fold_rows(&self, fi: usize) -> Vec<(Pair, &FoldRows)> {
+        self.prepared
+            .iter()
+            .map(|p| (p.input.pair, &p.rows[fi]))
+            .collect()
+    }
+
+    /// The stored feature names (the same for every series).
+    pub fn stored_names(&self) -> &[String] {
+        &self.prepared[0].input.names
+    }
+
+    /// Stored names, then the USD-factor and cross-pair names when `cfg` adds them: every
+    /// candidate column a model or the selection can see, in catalog order.
+    pub fn candidate_names(&self, cfg: &BacktestConfig, usd: bool) -> Vec<String> {
+        let mut v = self.stored_names().to_vec();
+        if usd {
+            v.extend(
+                bqx_features::usd_factor_catalog()
+                    .into_iter()
+                    .map(|f| f.name),
+            );
+        }
+        if cfg.cross_pair.is_some() {
+            v.extend(
+                bqx_features::cross_pair_catalog()
+                    .into_iter()
+                    .map(|f| f.name),
+            );
+        }
+        v
+    }
+}
+
+/// Checks the series and plans the folds (see [`run_backtest`]).
+pub fn prepare_folds<'a>(series: &'a [SeriesInput], cfg: &BacktestConfig) -> Result<FoldSetup<'a>> {
     cfg.validate()?;
     if series.is_empty() {
         return Err(invalid("series", "no series to evaluate"));
@@ -444,15 +535,181 @@ pub fn run_backtest(
     for p in prepared.iter_mut() {
         p.rows = plan.map(&p.input.ts)?;
     }
+    Ok(FoldSetup { prepared, plan })
+}
 
+/// The cross-pair panel of the series (their stored [`bqx_features::cross_inputs`] columns).
+pub fn cross_panel(series: &[SeriesInput]) -> Result<CrossPanel> {
+    let wanted = bqx_features::cross_inputs();
+    let inputs = series
+        .iter()
+        .map(|s| {
+            let columns = wanted
+                .iter()
+                .map(|w| {
+                    s.names
+                        .iter()
+                        .position(|n| n == w)
+                        .map(|j| s.columns[j].as_slice())
+                        .ok_or_else(|| {
+                            invalid(
+                                "cross_pair",
+                                format!("{}: the stored features lack {w}", s.pair),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(bqx_features::CrossInput {
+                pair: s.pair,
+                ts: &s.ts,
+                close: &s.close,
+                columns,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    CrossPanel::build(&inputs).map_err(|e| invalid("cross_pair", e.to_string()))
+}
+
+/// Stage 2.16's discovery for fold `fi`: on the grid rows of `[train_start, test_start)`, with
+/// each pair's target known on its purged training and validation rows only.
+pub fn fit_fold_cross(
+    setup: &FoldSetup<'_>,
+    panel: &CrossPanel,
+    fi: usize,
+    cfg: &CrossFitConfig,
+) -> Result<FittedParams<CrossParams>> {
+    let fold = &setup.plan.folds[fi];
+    let lo = panel.ts.partition_point(|&t| t < fold.train_start);
+    let hi = panel.ts.partition_point(|&t| t < fold.test_start);
+    let targets: Vec<(Pair, Vec<f64>)> = setup
+        .prepared
+        .iter()
+        .map(|p| {
+            let mut t = vec![f64::NAN; panel.len()];
+            let r = &p.rows[fi];
+            for i in r.train.clone().chain(r.valid.clone()) {
+                if p.target[i].is_finite() {
+                    let g = panel.ts.binary_search(&p.input.ts[i]).map_err(|_| {
+                        invalid(
+                            "cross_pair",
+                            format!("{}: a bar is off the grid", p.input.pair),
+                        )
+                    })?;
+                    t[g] = p.target[i];
+                }
+            }
+            Ok((p.input.pair, t))
+        })
+        .collect::<Result<_>>()?;
+    bqx_features::fit_cross(panel, lo..hi, &targets, cfg)
+        .map_err(|e| invalid("cross_pair", format!("fold {}: {e}", fold.id)))
+}
+
+/// The added columns of every pair for fold `fi`: the USD factor (fitted here on the fold's
+/// training part of `usd`) and the cross-pair columns of the fitted discovery `cross`, each on
+/// the pair's rows from the fold's training start to its test end.
+pub fn fold_extra(
+    setup: &FoldSetup<'_>,
+    usd: Option<&PanelInput>,
+    cross: Option<(&CrossPanel, &FittedParams<CrossParams>)>,
+    fi: usize,
+) -> Result<FoldExtra> {
+    let fold = &setup.plan.folds[fi];
+    let usd_cols = match usd {
+        Some(panel) => Some(usd_extra(panel, fold, setup, fi)?),
+        None => None,
+    };
+    setup
+        .prepared
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| {
+            let r = &p.rows[fi];
+            let (lo, hi) = (r.train.start, r.test.end.max(r.train.start));
+            let mut parts: Vec<FeatureMatrix> = Vec::new();
+            if let Some(u) = &usd_cols {
+                parts.push(u[pi].clone());
+            }
+            if let Some((panel, fitted)) = cross {
+                let fit = fitted.params.pair(p.input.pair).ok_or_else(|| {
+                    invalid(
+                        "cross_pair",
+                        format!("fold {}: no discovery for {}", fold.id, p.input.pair),
+                    )
+                })?;
+                let grid = panel
+                    .rows_of(&p.input.ts[lo..hi])
+                    .map_err(|e| invalid("cross_pair", e.to_string()))?;
+                parts.push(
+                    bqx_features::cross_columns(panel, fit, &grid)
+                        .map_err(|e| invalid("cross_pair", e.to_string()))?,
+                );
+            }
+            if parts.is_empty() {
+                return Ok(None);
+            }
+            let mut m = parts.remove(0);
+            for q in parts {
+                m.names.extend(q.names);
+                m.data.extend(q.data);
+            }
+            Ok(Some(FoldColumns { offset: lo, m }))
+        })
+        .collect()
+}
+
+fn first_complete(p: &Prepared<'_>) -> Option<usize> {
+    p.complete.iter().position(|&c| c)
+}
+
+/// Runs the backtest. `panel` is needed for the USD factor (skipped without it).
+pub fn run_backtest(
+    series: &[SeriesInput],
+    panel: Option<&PanelInput>,
+    cfg: &BacktestConfig,
+    fits: &FoldFits,
+    cache: &mut dyn UnitCache,
+    on_event: &mut dyn FnMut(BacktestEvent),
+) -> Result<BacktestReport> {
+    let setup = prepare_folds(series, cfg)?;
+    let FoldSetup { prepared, plan } = &setup;
+    let cross = match &cfg.cross_pair {
+        Some(_) => Some(cross_panel(series)?),
+        None => None,
+    };
     let use_usd = cfg.usd_factor && panel.is_some();
-    let mut feature_names = names.clone();
-    if use_usd {
-        feature_names.extend(
-            bqx_features::usd_factor_catalog()
-                .into_iter()
-                .map(|f| f.name),
-        );
+    let feature_names = setup.candidate_names(cfg, use_usd);
+    // Per fold, the columns the models see: every candidate, or the selected ones.
+    let mut columns: Vec<Option<Vec<usize>>> = Vec::with_capacity(plan.folds.len());
+    for fold in &plan.folds {
+        if cfg.cross_pair.is_some() && !fits.cross.contains_key(&fold.id) {
+            return Err(invalid(
+                "cross_pair",
+                format!("fold {}: the cross stage has not run", fold.id),
+            ));
+        }
+        if cfg.selection.is_none() {
+            columns.push(None);
+            continue;
+        }
+        let names = fits.selected.get(&fold.id).ok_or_else(|| {
+            invalid(
+                "selection",
+                format!("fold {}: the select stage has not run", fold.id),
+            )
+        })?;
+        let idx = names
+            .iter()
+            .map(|n| {
+                feature_names.iter().position(|c| c == n).ok_or_else(|| {
+                    invalid(
+                        "selection",
+                        format!("fold {}: selected feature {n} is not a candidate", fold.id),
+                    )
+                })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        columns.push(Some(idx));
     }
 
     let model_names: Vec<String> = cfg.models.iter().map(model_name).collect();
@@ -487,21 +744,24 @@ pub fn run_backtest(
             if todo.is_empty() {
                 continue;
             }
-            if use_usd && extra.is_none() {
-                extra = Some(usd_extra(
-                    panel.expect("use_usd implies a panel"),
-                    fold,
-                    &prepared,
+            if (use_usd || cross.is_some()) && extra.is_none() {
+                let fitted = cross.as_ref().map(|c| (c, &fits.cross[&fold.id]));
+                extra = Some(fold_extra(
+                    &setup,
+                    if use_usd { panel } else { None },
+                    fitted,
+                    fi,
                 )?);
             }
             let extra_ref = extra.as_ref();
+            let cols = columns[fi].as_deref();
             let fitted: Vec<(UnitId, UnitResult)> = todo
                 .into_par_iter()
                 .map(|(pi, id)| {
                     let p = &prepared[pi];
                     let e = extra_ref.and_then(|x| x[pi].as_ref());
                     let seed = unit_seed(cfg.seed, &id.model, id.fold, id.pair);
-                    let r = run_unit(p, &p.rows[fi], e, spec, seed, cfg)?;
+                    let r = run_unit(p, &p.rows[fi], e, cols, spec, seed, cfg)?;
                     Ok((id, r))
                 })
                 .collect::<Result<_>>()?;
@@ -624,6 +884,25 @@ pub fn run_backtest(
             })
             .collect(),
         folds: plan.folds.clone(),
+        fold_fits: if cfg.cross_pair.is_some() || cfg.selection.is_some() {
+            plan.folds
+                .iter()
+                .map(|f| FoldFitReport {
+                    fold: f.id,
+                    cross_pair: cfg
+                        .cross_pair
+                        .and(fits.cross.get(&f.id))
+                        .map(|c| c.params.pairs.clone()),
+                    selected: cfg
+                        .selection
+                        .as_ref()
+                        .and(fits.selected.get(&f.id))
+                        .cloned(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         models,
         notes: vec![
             "Rows with any missing feature (warm-up) are not used; folds start at the first row where some pair has every feature.".into(),
@@ -644,8 +923,9 @@ pub fn run_backtest(
 fn usd_extra(
     panel: &PanelInput,
     fold: &PlannedFold,
-    prepared: &[Prepared<'_>],
-) -> Result<FoldExtra> {
+    setup: &FoldSetup<'_>,
+    fi: usize,
+) -> Result<Vec<FeatureMatrix>> {
     let lo = panel.ts.partition_point(|&t| t < fold.train_start);
     let hi = panel.ts.partition_point(|&t| t < fold.test_start);
     let fitted: FittedParams<UsdFactorParams> = fit_usd_factor(&panel.ts, &panel.close, lo..hi)
@@ -655,12 +935,12 @@ fn usd_extra(
     let per_pair = compute_panel_batch(&mut kernel, &panel.ts, &panel.close)
         .map_err(|e| invalid("usd_factor", format!("fold {}: {e}", fold.id)))?;
     debug_assert_eq!(kernel.width(), bqx_features::usd_factor_catalog().len());
-    prepared
+    setup
+        .prepared
         .iter()
         .map(|p| {
-            let rows: Vec<usize> = p
-                .input
-                .ts
+            let r = &p.rows[fi];
+            let rows: Vec<usize> = p.input.ts[r.train.start..r.test.end.max(r.train.start)]
                 .iter()
                 .map(|t| {
                     panel.ts.binary_search(t).map_err(|_| {
@@ -671,13 +951,17 @@ fn usd_extra(
                     })
                 })
                 .collect::<Result<_>>()?;
-            Ok(Some(per_pair[p.input.pair.index()].take_rows(&rows)))
+            Ok(per_pair[p.input.pair.index()].take_rows(&rows))
         })
         .collect()
 }
 
 /// Rows of `range` usable for fitting: every feature defined and a known target.
-fn usable(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, range: Range<usize>) -> Vec<usize> {
+pub(crate) fn usable(
+    p: &Prepared<'_>,
+    extra: Option<&FoldColumns>,
+    range: Range<usize>,
+) -> Vec<usize> {
     range
         .filter(|&i| {
             p.complete[i]
@@ -687,14 +971,29 @@ fn usable(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, range: Range<usize>) 
         .collect()
 }
 
-/// The row-major model input of `rows`: stored features then the fold's extra columns.
-fn gather(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, rows: &[usize]) -> Result<Matrix> {
-    let k = p.input.columns.len() + extra.map_or(0, |e| e.n_cols());
+/// The row-major model input of `rows`: stored features then the fold's extra columns, or
+/// only the columns `cols` of that sequence.
+pub(crate) fn gather(
+    p: &Prepared<'_>,
+    extra: Option<&FoldColumns>,
+    cols: Option<&[usize]>,
+    rows: &[usize],
+) -> Result<Matrix> {
+    let stored = p.input.columns.len();
+    let all = stored + extra.map_or(0, |e| e.n_cols());
+    let k = cols.map_or(all, <[usize]>::len);
+    let value = |i: usize, j: usize| -> f64 {
+        if j < stored {
+            f64::from(p.input.columns[j][i])
+        } else {
+            extra.map_or(f64::NAN, |e| e.get(i, j - stored))
+        }
+    };
     let mut data = Vec::with_capacity(rows.len() * k);
     for &i in rows {
-        data.extend(p.input.columns.iter().map(|c| f64::from(c[i])));
-        if let Some(e) = extra {
-            data.extend((0..e.n_cols()).map(|j| e.get(i, j)));
+        match cols {
+            Some(c) => data.extend(c.iter().map(|&j| value(i, j))),
+            None => data.extend((0..all).map(|j| value(i, j))),
         }
     }
     Matrix::from_row_major(rows.len(), k, data)
@@ -704,7 +1003,8 @@ fn gather(p: &Prepared<'_>, extra: Option<&FeatureMatrix>, rows: &[usize]) -> Re
 fn run_unit(
     p: &Prepared<'_>,
     rows: &FoldRows,
-    extra: Option<&FeatureMatrix>,
+    extra: Option<&FoldColumns>,
+    cols: Option<&[usize]>,
     spec: &ModelSpec,
     seed: u64,
     cfg: &BacktestConfig,
@@ -712,7 +1012,10 @@ fn run_unit(
     let train = usable(p, extra, rows.train.clone());
     let valid = usable(p, extra, rows.valid.clone());
     let test = usable(p, extra, rows.test.clone());
-    let n_features = p.input.columns.len() + extra.map_or(0, |e| e.n_cols());
+    let n_features = cols.map_or(
+        p.input.columns.len() + extra.map_or(0, |e| e.n_cols()),
+        <[usize]>::len,
+    );
     let y_train: Vec<f64> = train.iter().map(|&i| p.target[i]).collect();
     let train_mean = if y_train.is_empty() {
         f64::NAN
@@ -745,10 +1048,10 @@ fn run_unit(
     if test.is_empty() {
         return Ok(skip("no usable test rows".into()));
     }
-    let x_train = gather(p, extra, &train)?;
-    let x_valid = gather(p, extra, &valid)?;
+    let x_train = gather(p, extra, cols, &train)?;
+    let x_valid = gather(p, extra, cols, &valid)?;
     let y_valid: Vec<f64> = valid.iter().map(|&i| p.target[i]).collect();
-    let x_test = gather(p, extra, &test)?;
+    let x_test = gather(p, extra, cols, &test)?;
     let mut model =
         Model::new(spec.clone().with_seed(seed)).map_err(|e| invalid("model", e.to_string()))?;
     let report = model

@@ -24,6 +24,7 @@ mod error;
 pub mod folds;
 pub mod metrics;
 pub mod report;
+pub mod select;
 pub mod stats;
 pub mod targets;
 pub mod trading;

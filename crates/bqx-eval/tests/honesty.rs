@@ -14,7 +14,8 @@
 
 use bqx_domain::{Pair, Timeframe};
 use bqx_eval::backtest::{
-    BacktestConfig, BacktestReport, NoCache, PanelInput, SeriesInput, render_backtest, run_backtest,
+    BacktestConfig, BacktestReport, FoldFits, NoCache, PanelInput, SeriesInput, render_backtest,
+    run_backtest,
 };
 use bqx_eval::folds::{FoldConfig, Span, TrainWindow, Validation};
 use bqx_features::{FeatureSet, PanelSet, SourceCaps, compute_batch, compute_panel_batch};
@@ -114,11 +115,21 @@ fn config() -> BacktestConfig {
         threshold_quantile: 0.5,
         bootstrap: Default::default(),
         usd_factor: true,
+        cross_pair: None,
+        selection: None,
     }
 }
 
 fn run(series: &[SeriesInput], panel: &PanelInput) -> BacktestReport {
-    run_backtest(series, Some(panel), &config(), &mut NoCache, &mut |_| {}).unwrap()
+    run_backtest(
+        series,
+        Some(panel),
+        &config(),
+        &FoldFits::default(),
+        &mut NoCache,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 #[test]

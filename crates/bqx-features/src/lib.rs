@@ -90,7 +90,9 @@ mod batch;
 mod bqx;
 mod calendar;
 mod cross;
+mod crosspair;
 mod fitted;
+mod granger;
 mod micro;
 mod moments;
 mod multires;
@@ -113,7 +115,13 @@ pub use cross::{
     CS_PERCENTILE_WINDOW, CS_STRENGTH_WINDOWS, CS_TRIANGLE_Z_WINDOW, CurrencyStrengthKernel,
     TriangularKernel, pair_triangles,
 };
+pub use crosspair::{
+    CROSS_KIND, CROSS_LEADLAG_SLOTS, CROSS_MOMENTUM_SLOTS, CROSS_SISTER_SLOTS, CROSS_VERSION,
+    CrossFitConfig, CrossInput, CrossPanel, CrossParams, KeptRelation, LeaderTest, MomentumSlot,
+    PairCross, SisterCorr, cross_columns, cross_inputs, cross_pair_catalog, fit_cross, spearman,
+};
 pub use fitted::{FitRange, FittedParams};
+pub use granger::{GrangerTest, bh_qvalues, f_sf, granger_min_rows, granger_tests};
 pub use micro::{
     MS_SPREAD_Z_WINDOW, MS_VOLUME_REL_WINDOW, MS_VOLUME_Z_WINDOWS, MicrostructureKernel,
 };

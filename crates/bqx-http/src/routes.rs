@@ -126,6 +126,8 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/runs/{id}/backtest/pairs", get(backtest_pairs))
         .route("/runs/{id}/backtest/folds", get(backtest_folds))
         .route("/runs/{id}/equity", get(equity))
+        .route("/runs/{id}/crosspair", get(crosspair))
+        .route("/runs/{id}/selection", get(selection))
         .route("/runs/{id}/predictions", get(predictions))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -346,6 +348,9 @@ struct StartRun {
     seed: Option<u64>,
     window: Option<usize>,
     horizon: Option<usize>,
+    /// `base`, `cross` or `selected` (default).
+    features: Option<String>,
+    select_k: Option<usize>,
 }
 
 async fn start_run(
@@ -360,6 +365,12 @@ async fn start_run(
             window: body.window,
             horizon: body.horizon,
             timeframe: None,
+            features: body
+                .features
+                .as_deref()
+                .map(bqx_app::FeatureScope::parse)
+                .transpose()?,
+            select_k: body.select_k,
         },
     };
     let job = st.service.start_run(req)?;
@@ -456,6 +467,25 @@ async fn backtest(
 ) -> ApiResult<Json<serde_json::Value>> {
     let s = st.service.clone();
     Ok(Json(blocking(move || s.backtest_summary(&id)).await?))
+}
+
+/// A stored JSON artifact, as stored.
+fn json_bytes(bytes: Vec<u8>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn crosspair(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = st.service.clone();
+    Ok(json_bytes(blocking(move || s.crosspair_report(&id)).await?))
+}
+
+async fn selection(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = st.service.clone();
+    Ok(json_bytes(blocking(move || s.selection_report(&id)).await?))
 }
 
 #[derive(Debug, Deserialize)]

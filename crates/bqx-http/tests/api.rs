@@ -124,7 +124,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
             .iter()
             .map(|s| s["stage"].as_str().unwrap())
             .collect::<Vec<_>>(),
-        ["panel", "base", "backtest"]
+        ["panel", "base", "cross", "select", "backtest"]
     );
     // While it runs: a second job is refused, DuckDB reads say the store is busy, the
     // registry stays readable.
@@ -175,7 +175,10 @@ async fn every_route_answers_with_the_runs_real_figures() {
                 _ => None,
             })
             .collect();
-        assert_eq!(started, ["ingest", "panel", "base", "backtest"]);
+        assert_eq!(
+            started,
+            ["ingest", "panel", "base", "cross", "select", "backtest"]
+        );
         let jobs = ev
             .iter()
             .filter(|e| matches!(e, ServiceEvent::Job(_)))
@@ -192,8 +195,16 @@ async fn every_route_answers_with_the_runs_real_figures() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), bqx_app::STAGES.len());
-    assert!(names.contains(&"backtest"));
+    let table: Vec<&str> = bqx_app::stage_table().iter().map(|s| s.name).collect();
+    assert_eq!(names, table, "the API's graph is the stage table");
+    let select = pipeline["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "select")
+        .unwrap();
+    assert_eq!(select["depends_on"], serde_json::json!(["cross"]));
+    assert_eq!(select["per_fold"], true);
 
     let runs = get_ok(&app, &mut hit, "/api/v1/runs?limit=1").await;
     assert_eq!(runs[0]["run_id"], run_id.as_str());
@@ -209,7 +220,18 @@ async fn every_route_answers_with_the_runs_real_figures() {
         get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}")).await
     );
     assert_eq!(detail["has_backtest"], true);
-    assert_eq!(detail["stages"].as_array().unwrap().len(), 3);
+    assert_eq!(detail["stages"].as_array().unwrap().len(), 5);
+    // The lead-lag report and the selection, fold by fold.
+    let cross = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}/crosspair")).await;
+    let folds = cross["folds"].as_array().unwrap();
+    assert!(!folds.is_empty());
+    let pairs = folds[0]["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 28);
+    assert_eq!(pairs[0]["leaders"].as_array().unwrap().len(), 27);
+    assert_eq!(pairs[0]["kept"].as_array().unwrap().len(), 12);
+    let sel = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}/selection")).await;
+    assert_eq!(sel["folds"].as_array().unwrap().len(), folds.len());
+    assert!(sel["stability"]["jaccard_mean"].is_number() || folds.len() == 1);
     assert!(
         detail["artifacts"]
             .as_array()

@@ -228,4 +228,31 @@ impl Store {
         let rows = self.read_predictions(eval_key, &unit.model, unit.series, Some(unit.fold))?;
         Ok(Some((rows, fit)))
     }
+
+    /// The fitted artifact of `stage` for `fold` under `key`, if a run completed it.
+    pub fn read_fitted(&self, stage: &str, key: &str, fold: u32) -> Result<Option<String>> {
+        let mut st = self
+            .duck
+            .prepare("SELECT params FROM fitted WHERE stage = ? AND key = ? AND fold = ?")?;
+        let mut rows = st.query(duckdb::params![stage, key, fold as i32])?;
+        Ok(match rows.next()? {
+            Some(r) => Some(r.get::<_, String>(0)?),
+            None => None,
+        })
+    }
+
+    /// Keeps the fitted artifact of `stage` for `fold` under `key` (replacing an earlier copy).
+    pub fn write_fitted(&mut self, stage: &str, key: &str, fold: u32, params: &str) -> Result<()> {
+        let tx = self.duck.transaction()?;
+        tx.execute(
+            "DELETE FROM fitted WHERE stage = ? AND key = ? AND fold = ?",
+            duckdb::params![stage, key, fold as i32],
+        )?;
+        tx.execute(
+            "INSERT INTO fitted VALUES (?, ?, ?, ?, now())",
+            duckdb::params![stage, key, fold as i32, params],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
 }

@@ -37,6 +37,7 @@ pub const STORE: &[Migration] = &[
     migration!("store", 2, "0002_features.sql"),
     migration!("store", 3, "0003_predictions.sql"),
     migration!("store", 4, "0004_feature_files.sql"),
+    migration!("store", 5, "0005_fitted.sql"),
 ];
 
 /// Migrations of the SQLite run registry (`registry.sqlite`).
