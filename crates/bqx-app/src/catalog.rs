@@ -1,8 +1,8 @@
 //! `bqx features --catalog`: every feature with family, domain, window, formula and warm-up.
 
 use bqx_features::{
-    FeatureSet, FeatureSpec, Kernel, PanelKernel, PanelSet, SourceCaps, is_range_based,
-    usd_factor_catalog,
+    FeatureSet, FeatureSpec, Kernel, PanelKernel, PanelSet, SourceCaps, cross_pair_catalog,
+    is_range_based, usd_factor_catalog,
 };
 use serde::Serialize;
 
@@ -22,8 +22,9 @@ pub struct FeatureCatalog {
     pub fitted_per_fold: Vec<String>,
 }
 
-/// The catalog of every base feature: the per-pair families (with microstructure), the
-/// cross-sectional panel families and the fitted USD factor.
+/// The catalog of every feature: the per-pair families (with microstructure), the
+/// cross-sectional panel families, and the families fitted per fold (the USD factor and the 72
+/// stage-2.16 cross-pair columns).
 pub fn feature_catalog() -> FeatureCatalog {
     let mut features = FeatureSet::for_source(SourceCaps {
         close_only: false,
@@ -38,9 +39,10 @@ pub fn feature_catalog() -> FeatureCatalog {
         .map(|f| f.name.clone())
         .collect();
     features.extend(PanelSet::standard().catalog());
-    let usd = usd_factor_catalog();
-    let fitted_per_fold = usd.iter().map(|f| f.name.clone()).collect();
-    features.extend(usd);
+    let mut fitted = usd_factor_catalog();
+    fitted.extend(cross_pair_catalog());
+    let fitted_per_fold = fitted.iter().map(|f| f.name.clone()).collect();
+    features.extend(fitted);
     let mut families: Vec<(String, usize)> = Vec::new();
     for f in &features {
         match families.last_mut() {
@@ -87,14 +89,16 @@ impl FeatureCatalog {
              ≤ t only; warm-up rows are missing values (NaN), never invented.\n\n",
         );
         s.push_str(&format!(
-            "{} base features per pair (the original plan counted 730) when the source has \
-             OHLC bars with spread and volume. Marks: † range-based, absent from the schema of \
+            "{} base features per pair (the original plan counted 730) and {} with the 72 \
+             cross-pair columns of stage 2.16 (the plan: 802) when the source has OHLC bars \
+             with spread and volume. Marks: † range-based, absent from the schema of \
              close-only sources (open = high = low = close, such as the ECB's daily fixes) \
              rather than computed from a range that does not exist ({}); ‡ microstructure, \
              present only when the source has spread or tick volume, never zeros ({}); § \
              fitted on the training part of each backtest fold and applied unchanged to its \
              test part ({}). A close-only source without spread or volume (the embedded ECB \
-             data) has {} features per pair.\n\n",
+             data) has {} features per pair, cross-pair columns included.\n\n",
+            self.count - bqx_features::cross_pair_catalog().len(),
             self.count,
             self.absent_for_close_only.len(),
             self.need_spread_or_volume.len(),

@@ -672,7 +672,7 @@ pub fn catalog(c: &FeatureCatalog) {
     t.print();
     let families: Vec<String> = c.families.iter().map(|(f, n)| format!("{f} {n}")).collect();
     println!(
-        "\n{} base features per pair: {}",
+        "\n{} features per pair (the last two families fitted per fold): {}",
         c.count,
         families.join(", ")
     );

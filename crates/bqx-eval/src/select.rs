@@ -424,9 +424,16 @@ mod tests {
     #[test]
     fn mutual_info_is_high_for_dependence_and_near_zero_for_independence() {
         let n = 4000;
-        let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64).collect();
+        // SplitMix64 outputs: x and y_ind are draws of independent streams.
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as f64
+        };
+        let x: Vec<f64> = (0..n as u64).map(mix).collect();
         let y_dep: Vec<f64> = x.clone();
-        let y_ind: Vec<f64> = (0..n).map(|i| ((i * 104_729 + 13) % 4001) as f64).collect();
+        let y_ind: Vec<f64> = (0..n as u64).map(|i| mix(i + (1 << 40))).collect();
         let bins = |y: &[f64]| -> Vec<usize> {
             average_ranks(y)
                 .iter()
@@ -437,7 +444,8 @@ mod tests {
         let dep = mutual_info(&xr, &bins(&y_dep), 16);
         let ind = mutual_info(&xr, &bins(&y_ind), 16);
         assert!((dep - 16f64.ln()).abs() < 1e-9, "{dep}");
-        assert!(ind < 0.1, "{ind}");
+        // The plug-in estimate's bias under independence is about (16 − 1)² / (2n) = 0.028.
+        assert!(ind < 0.06, "{ind}");
     }
 
     #[test]

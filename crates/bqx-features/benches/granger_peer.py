@@ -13,6 +13,10 @@ Usage:
     /tmp/refvenv/bin/python crates/bqx-features/benches/granger_peer.py [N] [--repeat R]
 
 N defaults to 200000 rows; R (default 1) repeats the whole scan and reports the best time.
+`--write FILE` also writes the series (little-endian f64: the follower, then the 27 leaders)
+for the Rust side, which prints the same checksum:
+
+    cargo run --release --example granger_scan -p bqx-features -- FILE
 Single-threaded as far as statsmodels goes (numpy's BLAS may use threads; set
 OPENBLAS_NUM_THREADS=1 for a strictly single-core figure).
 """
@@ -35,11 +39,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("rows", nargs="?", type=int, default=200_000, help="rows per series")
     ap.add_argument("--repeat", type=int, default=1, help="repetitions (best time reported)")
+    ap.add_argument("--write", help="write the series here for the Rust side")
     args = ap.parse_args()
 
     rng = np.random.default_rng(SEED)
     y = rng.standard_normal(args.rows)
     leaders = [rng.standard_normal(args.rows) for _ in range(LEADERS)]
+    if args.write:
+        np.concatenate([y] + leaders).astype("<f8").tofile(args.write)
     # `verbose` was deprecated in statsmodels 0.14 and removed in 0.15.
     kwargs = {}
     if "verbose" in inspect.signature(grangercausalitytests).parameters:

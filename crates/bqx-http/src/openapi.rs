@@ -46,7 +46,7 @@ pub const ROUTES: &[RouteDoc] = &[
         summary: "Start or resume a run of the pipeline",
         query: &[],
         body: Some(
-            "StartRun: {stages?: [str], models?: [str], seed?: int, window?: int, horizon?: int}",
+            "StartRun: {stages?: [str], models?: [str], seed?: int, window?: int, horizon?: int, features?: \"base\"|\"cross\"|\"selected\", select_k?: int}",
         ),
         response: "Job",
     },
@@ -125,6 +125,22 @@ pub const ROUTES: &[RouteDoc] = &[
         ],
         body: None,
         response: "Equity",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/crosspair",
+        summary: "Stage 2.16 per fold: every follower's sister map, momentum products, candidate leaders (F, p, q at the best lag) and kept relations",
+        query: &[],
+        body: None,
+        response: "CrossPairReport",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/selection",
+        summary: "Feature selection per fold: dropped features, each ranker's scores, the selected list, stability across folds",
+        query: &[],
+        body: None,
+        response: "SelectionReport",
     },
     RouteDoc {
         method: "get",
