@@ -49,6 +49,12 @@ function fixed(x, digits = 3) {
 }
 const pct = (x) => (finite(x) ? `${fixed(x * 100, 1)} %` : NA);
 const int = (x) => (finite(x) ? new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(x) : NA);
+function sci(x, digits = 2) {
+  if (!finite(x)) return NA;
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  return a >= 0.001 && a < 1000 ? x.toPrecision(digits + 1) : x.toExponential(digits);
+}
 
 // ---- API ------------------------------------------------------------------------------------
 
@@ -80,6 +86,23 @@ async function backtestRuns() {
     if (r.kind === 'ingest' || r.kind === 'synth') continue;
     const d = await apiGet(`/api/v1/runs/${encodeURIComponent(r.run_id)}`);
     if (d.has_backtest) out.push(r);
+  }
+  return out;
+}
+
+/**
+ * Runs holding a cross-pair report or a feature selection, newest first, with the artifact
+ * kinds each holds (the UI's rule: the details of the runs that can hold a backtest).
+ */
+async function crosspairRuns() {
+  const runs = await apiGet('/api/v1/runs?limit=100');
+  const flagged = runs.every((r) => typeof r.has_backtest === 'boolean');
+  const out = [];
+  for (const r of runs) {
+    if (flagged ? !r.has_backtest : r.kind === 'ingest' || r.kind === 'synth') continue;
+    const d = await apiGet(`/api/v1/runs/${encodeURIComponent(r.run_id)}`);
+    const kinds = new Set((d.artifacts ?? []).map((a) => a.kind).filter((k) => k === 'crosspair' || k === 'selection'));
+    if (kinds.size) out.push({ run: r, kinds });
   }
   return out;
 }
@@ -129,6 +152,13 @@ async function noJunk(page, what) {
   for (const bad of ['NaN', 'undefined', '[object Object]', 'Infinity']) {
     check(!body.includes(bad), `${what}: the page text contains "${bad}"`);
   }
+}
+
+/** No "NaN" or "null" anywhere in the page's text, collapsed <details> and option labels included. */
+async function noNulls(page, what) {
+  const all = await page.evaluate(() => `${document.body.innerText}\n${document.querySelector('.page')?.textContent ?? ''}`);
+  check(!all.includes('NaN'), `${what}: the page text contains "NaN"`);
+  check(!/\bnull\b/.test(all), `${what}: the page text contains "null"`);
 }
 
 async function shot(page, name) {
@@ -357,6 +387,103 @@ async function runsPage(page) {
   if (d.has_backtest) await visible(page, tid('detail-backtest-link'));
   await noJunk(page, 'run detail');
   await shot(page, 'run-detail-light');
+}
+
+async function crosspairPage(page) {
+  const runs = await crosspairRuns();
+  if (runs.length === 0) {
+    await visible(page, tid('crosspair-empty'));
+    check(false, 'cross-pair: the store has no run with a crosspair artifact (run `bqx demo` first)');
+    return;
+  }
+  // The page's default: the newest run with a cross-pair report.
+  const entry = runs.find((r) => r.kinds.has('crosspair'));
+  check(entry !== undefined, 'cross-pair: no run holds a crosspair artifact');
+  if (!entry) return;
+  const runId = entry.run.run_id;
+  const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
+  const xp = await apiGet(`${base}/crosspair`);
+  const sel = entry.kinds.has('selection') ? await apiGet(`${base}/selection`) : null;
+  await visible(page, tid('cp-run-id'));
+  eq(await text(page, tid('cp-run-id')), runId, 'cross-pair: the newest run with a cross-pair report');
+
+  // Fold: the last of the ids of both reports.
+  const ids = [...new Set([...xp.folds.map((f) => f.fold), ...(sel?.folds ?? []).map((f) => f.fold)])].sort((a, b) => a - b);
+  check(xp.folds.length > 0, 'cross-pair: the report has no fold');
+  const fold = await page.inputValue(tid('cp-fold'));
+  eq(fold, ids.length ? String(ids[ids.length - 1]) : '', 'cross-pair: default fold (the last)');
+  const f = xp.folds.find((x) => String(x.fold) === fold);
+  if (f) {
+    // The heatmap: one row per follower of the fold.
+    await visible(page, `${tid('crosspair-heatmap')} canvas`);
+    const rows = Number(await page.getAttribute(tid('crosspair-heatmap'), 'data-row-count'));
+    eq(rows, f.pairs.length, 'cross-pair: heatmap rows (followers of the fold)');
+    check(rows >= 1, `cross-pair: the heatmap has ${rows} follower rows`);
+    const leaders = new Set([...f.pairs.map((p) => p.pair), ...f.pairs.flatMap((p) => p.leaders.map((l) => l.leader))]);
+    eq(Number(await page.getAttribute(tid('crosspair-heatmap'), 'data-col-count')), leaders.size, 'cross-pair: heatmap columns (leaders)');
+    eq(await text(page, tid('cp-follower-count')), String(f.pairs.length), 'cross-pair: follower count');
+    const kept = f.pairs.flatMap((p) => p.kept);
+    eq(await text(page, tid('cp-kept-count')), `${int(kept.length)} (${int(kept.filter((k) => k.significant).length)} significant)`, 'cross-pair: kept relations');
+
+    // The chosen follower's tables (default: the first row), then another one.
+    const checkFollower = async (pair) => {
+      const fo = f.pairs.find((p) => p.pair === pair);
+      check(fo !== undefined, `cross-pair: follower ${pair} is in the report`);
+      if (!fo) return;
+      eq(await text(page, tid('cp-follower-pair')), pair, 'cross-pair: follower shown');
+      eq(await page.locator(`${tid('cp-sisters')} tbody tr`).count(), fo.sisters.length, `cross-pair: sister rows of ${pair}`);
+      if (fo.momentum.length) eq(await page.locator(`${tid('cp-momentum')} tbody tr`).count(), fo.momentum.length, `cross-pair: momentum rows of ${pair}`);
+      else await visible(page, tid('cp-momentum-empty'));
+      eq(await page.locator(`${tid('cp-kept')} tbody tr`).count(), fo.kept.length, `cross-pair: kept rows of ${pair}`);
+      for (const k of fo.kept) {
+        eq(await text(page, tid(`cp-kept-q-${k.slot}`)), sci(k.q), `cross-pair: q of ${k.leader} → ${pair}`);
+        eq(await text(page, tid(`cp-kept-sig-${k.slot}`)), k.significant ? 'significant' : 'filled, not significant', `cross-pair: flag of ${k.leader} → ${pair}`);
+      }
+    };
+    const follower = await page.inputValue(tid('cp-follower'));
+    eq(await page.getAttribute(tid('crosspair-heatmap'), 'data-follower'), follower, 'cross-pair: framed row');
+    await checkFollower(follower);
+    const other = f.pairs.find((p) => p.pair !== follower);
+    if (other) {
+      await page.selectOption(tid('cp-follower'), other.pair);
+      await page.waitForSelector(`${tid('crosspair-heatmap')}[data-follower="${other.pair}"]`, { timeout: TIMEOUT });
+      await checkFollower(other.pair);
+    }
+  }
+
+  // The feature selection.
+  check(sel !== null, 'cross-pair: the run has no selection artifact');
+  if (sel) {
+    await visible(page, tid('sel-folds'));
+    eq(await text(page, tid('sel-k')), int(sel.k), 'selection: k');
+    eq(await text(page, tid('sel-candidates')), int(sel.candidates), 'selection: candidates');
+    eq(await text(page, tid('sel-jaccard')), fixed(sel.stability.jaccard_mean, 3), 'selection: Jaccard mean');
+    eq(await text(page, tid('sel-kuncheva')), fixed(sel.stability.kuncheva_mean, 3), 'selection: Kuncheva mean');
+    eq(await page.locator(`${tid('sel-folds')} tbody tr`).count(), sel.folds.length, 'selection: fold rows');
+    for (const sf of sel.folds) {
+      eq(await text(page, tid(`sel-constant-${sf.fold}`)), int(sf.dropped_constant.length), `selection: constants dropped in fold ${sf.fold}`);
+      eq(await text(page, tid(`sel-correlated-${sf.fold}`)), int(sf.dropped_correlated.length), `selection: correlated dropped in fold ${sf.fold}`);
+    }
+    const sf = sel.folds.find((x) => String(x.fold) === fold);
+    check(sf !== undefined, `selection: no result for fold ${fold}`);
+    if (sf) {
+      await visible(page, tid('sel-top'));
+      const top = await page.locator(`${tid('sel-top')} tbody tr`).count();
+      eq(top, Math.min(30, sf.scores.feature.length), 'selection: top-feature rows');
+      check(top >= 1, 'selection: the top-feature table has rows');
+      // The k selected come first, in the report's (Borda) order.
+      const shown = await page.locator(`${tid('sel-top')} tbody tr td:nth-child(2)`).allTextContents();
+      const want = sf.selected.slice(0, Math.min(30, shown.length));
+      eq(JSON.stringify(shown.slice(0, want.length).map((t) => t.trim())), JSON.stringify(want), 'selection: selected features in Borda order');
+    }
+    if (sel.stability.per_feature.some((r) => r.folds_selected > 0)) await visible(page, `${tid('sel-stability-chart')} canvas`);
+  }
+  await noJunk(page, 'cross-pair');
+  await noNulls(page, 'cross-pair');
+  await shot(page, 'crosspair-light');
+  await page.click(tid('theme-toggle'));
+  await shot(page, 'crosspair-dark');
+  await page.click(tid('theme-toggle'));
 }
 
 /** Starts a run from the UI, follows it live, checks the 409 of a second start. */
@@ -629,6 +756,10 @@ try {
   await step('runs page', async () => {
     await go(page, 'runs');
     await runsPage(page);
+  });
+  await step('cross-pair page', async () => {
+    await go(page, 'crosspair');
+    await crosspairPage(page);
   });
   await step('dark theme (toggle, persisted)', async () => {
     await go(page, 'backtest');

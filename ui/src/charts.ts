@@ -2,7 +2,7 @@
 // text on the canvas, so no HTML strings are built from data and no inline styles are needed.
 
 import * as echarts from 'echarts/core';
-import { CustomChart, GraphChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
+import { BarChart, CustomChart, GraphChart, HeatmapChart, LineChart, ScatterChart } from 'echarts/charts';
 import {
   DataZoomComponent,
   GridComponent,
@@ -14,10 +14,21 @@ import {
 import { CanvasRenderer } from 'echarts/renderers';
 import type { EChartsCoreOption } from 'echarts/core';
 
-import { date, fixed, int, pct } from './format';
-import type { Coverage, Equity, FoldMetrics, PipelineStage, PriceSeries } from './types';
+import { date, fixed, int, pct, sci } from './format';
+import type {
+  Coverage,
+  CrossPairFollower,
+  CrossPairKept,
+  CrossPairLeader,
+  Equity,
+  FeatureStability,
+  FoldMetrics,
+  PipelineStage,
+  PriceSeries,
+} from './types';
 
 echarts.use([
+  BarChart,
   CustomChart,
   GraphChart,
   HeatmapChart,
@@ -461,4 +472,236 @@ interface CustomApi {
   value(dim: number): number;
   coord(v: [number, number]): [number, number];
   size(v: [number, number]): [number, number];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-pair lead-lag matrix: one row per follower, one column per candidate leader; colour =
+// −log10 q of the leader's best lag. Kept relations are outlined (solid with a dot when
+// significant, dashed when they only filled a slot), the chosen follower's row is framed.
+
+/** The smallest q the colour scale tells apart (−log10 q is capped at 12). */
+const Q_FLOOR = 1e-12;
+
+export interface LeadLagMatrix {
+  /** Follower pairs (rows, top to bottom). */
+  rows: string[];
+  /** Leader pairs (columns, left to right). */
+  cols: string[];
+  followers: CrossPairFollower[];
+  /** The framed row (the follower shown below the chart). */
+  selected: string | null;
+}
+
+interface LeadLagCell {
+  follower: string;
+  test: CrossPairLeader;
+  kept: CrossPairKept | null;
+  /** −log10 q, or null when q is undefined. */
+  score: number | null;
+}
+
+/** Draws the matrix; `onRow` gets the follower of a clicked cell or row label. */
+export function leadLagHeatmap(el: HTMLElement, m: LeadLagMatrix, onRow: (follower: string) => void): void {
+  const colAt = new Map(m.cols.map((c, i) => [c, i]));
+  const rowAt = new Map(m.rows.map((r, i) => [r, i]));
+  const cells: LeadLagCell[] = [];
+  const data: [number, number, number][] = [];
+  const marks: [number, number, number][] = [];
+  let top = 0;
+  for (const f of m.followers) {
+    const y = rowAt.get(f.pair);
+    if (y === undefined) continue;
+    const keptBy = new Map(f.kept.map((k) => [k.leader, k]));
+    for (const t of f.leaders) {
+      const x = colAt.get(t.leader);
+      if (x === undefined || t.leader === f.pair) continue;
+      const q = t.q;
+      const score = typeof q === 'number' && Number.isFinite(q) ? -Math.log10(Math.max(q, Q_FLOOR)) : null;
+      if (score !== null) top = Math.max(top, score);
+      const kept = keptBy.get(t.leader) ?? null;
+      cells.push({ follower: f.pair, test: t, kept, score });
+      // Undefined q: −1, below the scale, drawn in the "no value" colour.
+      data.push([x, y, score === null ? -1 : Math.max(0, score)]);
+    }
+    for (const k of f.kept) {
+      const x = colAt.get(k.leader);
+      if (x !== undefined) marks.push([x, y, k.significant ? 1 : 0]);
+    }
+  }
+  const selectedRow = m.selected === null ? undefined : rowAt.get(m.selected);
+  if (selectedRow !== undefined) marks.push([0, selectedRow, 2]);
+  const max = Math.min(-Math.log10(Q_FLOOR), Math.max(2, Math.ceil(top)));
+  const chart = mountThemed(el, () => leadLagOption(m, cells, data, marks, max));
+  chart.off('click');
+  chart.on('click', (p: { componentType?: string; seriesType?: string; dataIndex?: number; value?: unknown }) => {
+    if (p.componentType === 'yAxis' && typeof p.value === 'string') onRow(p.value);
+    else if (p.seriesType === 'heatmap' && p.dataIndex !== undefined) {
+      const c = cells[p.dataIndex];
+      if (c) onRow(c.follower);
+    }
+  });
+}
+
+function leadLagOption(
+  m: LeadLagMatrix,
+  cells: LeadLagCell[],
+  data: [number, number, number][],
+  marks: [number, number, number][],
+  max: number,
+): EChartsCoreOption {
+  const dark = currentTheme() === 'dark';
+  const ink = dark ? '#f8fafc' : '#0f172a';
+  // Undefined q: a warm grey, apart from the blue scale and from the blank (untested) cells.
+  const none = dark ? '#57534e' : '#d6d3d1';
+  const scale = dark ? ['#1e293b', '#1d4ed8', '#60a5fa', '#e0f2fe'] : ['#e8f0fe', '#93c5fd', '#2563eb', '#172554'];
+  const last = m.cols.length - 1;
+  return {
+    tooltip: {
+      ...richTooltip,
+      formatter: (p: { seriesType?: string; dataIndex: number }) => {
+        if (p.seriesType !== 'heatmap') return '';
+        const c = cells[p.dataIndex];
+        if (!c) return '';
+        const t = c.test;
+        const kept = c.kept
+          ? `\nkept (slot ${c.kept.slot}, lag ${c.kept.lag}): ${c.kept.significant ? 'significant' : 'filled, not significant'}`
+          : '\nnot kept';
+        return (
+          `${t.leader} → ${c.follower}\nbest lag ${t.lag}: F ${fixed(t.f, 2)}, p ${sci(t.p)}, q ${sci(t.q)}` +
+          `\n−log10 q ${fixed(c.score, 2)}${kept}`
+        );
+      },
+    },
+    grid: { left: 76, right: 96, top: 12, bottom: 74 },
+    xAxis: {
+      type: 'category',
+      data: m.cols,
+      name: 'leader',
+      nameLocation: 'middle',
+      nameGap: 58,
+      axisLabel: { interval: 0, rotate: 90, fontSize: 10 },
+      splitArea: { show: false },
+    },
+    yAxis: {
+      type: 'category',
+      data: m.rows,
+      inverse: true,
+      name: 'follower',
+      nameLocation: 'middle',
+      nameGap: 62,
+      triggerEvent: true,
+      axisLabel: {
+        interval: 0,
+        fontSize: 11,
+        formatter: (v: string) => (v === m.selected ? `{sel|${v}}` : v),
+        rich: { sel: { fontWeight: 'bold', color: COLORS.accent, fontSize: 11 } },
+      },
+    },
+    visualMap: {
+      seriesIndex: 0,
+      min: 0,
+      max,
+      calculable: false,
+      orient: 'vertical',
+      right: 4,
+      top: 'middle',
+      itemHeight: 220,
+      inRange: { color: scale },
+      outOfRange: { color: none },
+      text: [`−log10 q ${max}`, '0'],
+      formatter: (v: number) => fixed(v, 1),
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data,
+        progressive: 0,
+        cursor: 'pointer',
+        emphasis: { itemStyle: { borderColor: ink, borderWidth: 1 } },
+      },
+      {
+        type: 'custom',
+        name: 'kept',
+        data: marks,
+        encode: { x: 0, y: 1 },
+        silent: true,
+        z: 3,
+        renderItem: (_params: unknown, api: CustomApi) => {
+          const kind = api.value(2);
+          const y = api.value(1);
+          const [w, hgt] = api.size([1, 1]);
+          if (kind === 2) {
+            const a = api.coord([0, y]);
+            const b = api.coord([last, y]);
+            return {
+              type: 'rect',
+              shape: { x: a[0] - w / 2, y: a[1] - hgt / 2, width: b[0] - a[0] + w, height: hgt },
+              style: { fill: 'none', stroke: COLORS.warn, lineWidth: 2 },
+            };
+          }
+          const c = api.coord([api.value(0), y]);
+          const box = { x: c[0] - w / 2 + 1.5, y: c[1] - hgt / 2 + 1.5, width: Math.max(1, w - 3), height: Math.max(1, hgt - 3) };
+          if (kind === 1) {
+            return {
+              type: 'group',
+              children: [
+                { type: 'rect', shape: box, style: { fill: 'none', stroke: ink, lineWidth: 2 } },
+                { type: 'circle', shape: { cx: c[0], cy: c[1], r: Math.max(1.5, Math.min(w, hgt) * 0.16) }, style: { fill: ink, stroke: dark ? '#0f172a' : '#ffffff', lineWidth: 1 } },
+              ],
+            };
+          }
+          return { type: 'rect', shape: box, style: { fill: 'none', stroke: ink, lineWidth: 1.2, lineDash: [3, 2] } };
+        },
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feature-selection stability: the share of folds that selected each feature.
+
+export function stabilityBars(el: HTMLElement, rows: FeatureStability[], folds: number): void {
+  const names = rows.map((r) => r.feature);
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'item',
+      formatter: (p: { dataIndex: number }) => {
+        const r = rows[p.dataIndex];
+        return r ? `${r.feature}\nselected in ${int(r.folds_selected)} of ${int(folds)} folds (${pct(r.share)})` : '';
+      },
+    },
+    grid: { left: 240, right: 64, top: 8, bottom: 36 },
+    xAxis: {
+      type: 'value',
+      min: 0,
+      max: 1,
+      axisLabel: { formatter: (v: number) => `${(v * 100).toFixed(0)} %` },
+      name: 'share of folds',
+      nameLocation: 'middle',
+      nameGap: 24,
+    },
+    yAxis: {
+      type: 'category',
+      data: names,
+      inverse: true,
+      axisLabel: { interval: 0, fontSize: 11, width: 228, overflow: 'truncate' },
+    },
+    series: [
+      {
+        type: 'bar',
+        data: rows.map((r) => (Number.isFinite(r.share) ? r.share : 0)),
+        barMaxWidth: 14,
+        itemStyle: { color: COLORS.accent },
+        label: {
+          show: true,
+          position: 'right',
+          formatter: (p: { dataIndex: number }) => {
+            const r = rows[p.dataIndex];
+            return r ? `${int(r.folds_selected)}/${int(folds)}` : '';
+          },
+        },
+      },
+    ],
+  });
 }

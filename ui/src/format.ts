@@ -81,6 +81,24 @@ export function dateTime(us: Num): string {
   return `${date(us)} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
 }
 
+/**
+ * A fold boundary, Unix microseconds or an RFC 3339 string, in UTC: "2024-03-01" at midnight,
+ * else "2024-03-01 14:05". A string that is not a time is shown as it is.
+ */
+export function instant(x: number | string | null | undefined): string {
+  let us: number;
+  if (typeof x === 'number') us = x;
+  else if (typeof x === 'string' && /^-?\d+$/.test(x.trim())) us = Number(x.trim());
+  else if (typeof x === 'string' && x.trim() !== '') {
+    const ms = new Date(x).getTime();
+    if (Number.isNaN(ms)) return x;
+    us = ms * 1000;
+  } else return NA;
+  if (!ok(us)) return NA;
+  const d = new Date(us / 1000);
+  return d.getUTCHours() === 0 && d.getUTCMinutes() === 0 ? date(us) : dateTime(us);
+}
+
 /** An RFC 3339 string (registry `_at` fields) → "2026-12-03 09:36:45 UTC". */
 export function at(s: string | null | undefined): string {
   if (!s) return NA;

@@ -10,6 +10,7 @@ import type { Page, PageContext } from './page';
 import { pipelinePage } from './pages/pipeline';
 import { dataPage } from './pages/data';
 import { backtestPage } from './pages/backtest';
+import { crosspairPage } from './pages/crosspair';
 import { runsPage } from './pages/runs';
 
 captureToken();
@@ -18,6 +19,7 @@ const ROUTES: { id: string; label: string; page: Page }[] = [
   { id: 'pipeline', label: 'Pipeline', page: pipelinePage },
   { id: 'data', label: 'Data', page: dataPage },
   { id: 'backtest', label: 'Backtest', page: backtestPage },
+  { id: 'crosspair', label: 'Cross-pair', page: crosspairPage },
   { id: 'runs', label: 'Runs', page: runsPage },
 ];
 

@@ -45,6 +45,10 @@ export interface PipelineStage {
   name: string;
   built: boolean;
   runnable: boolean;
+  /** Fitted per fold on training rows; artifacts keyed by fold and input fingerprint. */
+  per_fold: boolean;
+  /** One line on what the stage does. */
+  about: string;
   depends_on: string[];
 }
 
@@ -324,4 +328,114 @@ export interface DataHealth {
   quarantine_by_kind: [string, number][];
   series: SeriesHealth[];
   panels: PanelHealth[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage 2.16 cross-pair interactions (`GET /runs/{id}/crosspair`, run artifact kind `crosspair`)
+// and feature selection (`GET /runs/{id}/selection`, artifact kind `selection`). Numbers a
+// computation can leave undefined (NaN, serialized as null) are typed `number | null`.
+
+/** A fold boundary: Unix microseconds, or an RFC 3339 string. */
+export type FoldInstant = number | string;
+
+export interface CrossPairSister {
+  pair: string;
+  corr: number | null;
+  /** One of the 6 most correlated sisters (vol ratios and correlation drift). */
+  chosen: boolean;
+}
+
+export interface CrossPairMomentum {
+  slot: number;
+  term: string;
+  window: number;
+  sister: string;
+  spearman: number | null;
+}
+
+/** A candidate leader of the follower at its best lag (Granger-style F test). */
+export interface CrossPairLeader {
+  leader: string;
+  lag: number;
+  f: number | null;
+  p: number | null;
+  /** Benjamini–Hochberg q over the follower's leaders × lags tests. */
+  q: number | null;
+}
+
+/** A lead-lag relation turned into features; `significant` = q < fdr_level. */
+export interface CrossPairKept {
+  slot: number;
+  leader: string;
+  lag: number;
+  q: number | null;
+  significant: boolean;
+}
+
+export interface CrossPairFollower {
+  pair: string;
+  sisters: CrossPairSister[];
+  momentum: CrossPairMomentum[];
+  leaders: CrossPairLeader[];
+  kept: CrossPairKept[];
+}
+
+export interface CrossPairFold {
+  fold: number;
+  train_start: FoldInstant;
+  test_start: FoldInstant;
+  pairs: CrossPairFollower[];
+}
+
+export interface CrossPairReport {
+  timeframe: string;
+  max_lag: number;
+  fdr_level: number;
+  folds: CrossPairFold[];
+}
+
+export interface DroppedCorrelated {
+  feature: string;
+  kept: string;
+  rho: number | null;
+}
+
+/** Column-wise scores of every ranked feature (same order as `feature`). */
+export interface SelectionScores {
+  feature: string[];
+  mutual_info: (number | null)[];
+  spearman: (number | null)[];
+  forest: (number | null)[];
+  lasso: (number | null)[];
+  borda: (number | null)[];
+}
+
+export interface SelectionFold {
+  fold: number;
+  n_rows: number;
+  dropped_constant: string[];
+  dropped_correlated: DroppedCorrelated[];
+  /** The k selected features, in Borda order. */
+  selected: string[];
+  scores: SelectionScores;
+}
+
+export interface FeatureStability {
+  feature: string;
+  folds_selected: number;
+  share: number;
+}
+
+export interface SelectionStability {
+  jaccard_mean: number | null;
+  kuncheva_mean: number | null;
+  per_feature: FeatureStability[];
+}
+
+export interface SelectionReport {
+  k: number;
+  candidates: number;
+  rows_per_fold_max: number;
+  folds: SelectionFold[];
+  stability: SelectionStability;
 }

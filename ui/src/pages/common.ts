@@ -1,4 +1,4 @@
-// Helpers shared by the Backtest and Runs pages.
+// Helpers shared by the Backtest, Cross-pair and Runs pages.
 
 import { h } from '../dom';
 import { api } from '../transport';
@@ -17,16 +17,44 @@ export async function runsWithBacktest(runs: RunSummary[]): Promise<RunSummary[]
   if (runs.every((r) => typeof r.has_backtest === 'boolean')) return runs.filter((r) => r.has_backtest);
   const candidates = runs.filter((r) => r.kind !== 'ingest' && r.kind !== 'synth');
   const has = new Map<string, boolean>();
+  await eachDetail(candidates, (d) => has.set(d.run_id, d.has_backtest === true));
+  return candidates.filter((r) => has.get(r.run_id));
+}
+
+/** A run and the artifact kinds (of those asked for) that it holds. */
+export interface RunArtifacts {
+  run: RunSummary;
+  kinds: Set<string>;
+}
+
+/**
+ * The runs (newest first) that hold an artifact of one of `kinds` (`RunDetail.artifacts[].kind`),
+ * with the kinds each holds. Such artifacts come with a backtest: only the runs that can hold
+ * one are read (those with `has_backtest` when the summaries say so), a few at a time.
+ */
+export async function runsWithArtifacts(runs: RunSummary[], kinds: string[]): Promise<RunArtifacts[]> {
+  const candidates = runs.every((r) => typeof r.has_backtest === 'boolean')
+    ? runs.filter((r) => r.has_backtest)
+    : runs.filter((r) => r.kind !== 'ingest' && r.kind !== 'synth');
+  const held = new Map<string, Set<string>>();
+  await eachDetail(candidates, (d) =>
+    held.set(d.run_id, new Set((d.artifacts ?? []).map((a) => a.kind).filter((k) => kinds.includes(k)))),
+  );
+  return candidates
+    .map((run) => ({ run, kinds: held.get(run.run_id) ?? new Set<string>() }))
+    .filter((r) => r.kinds.size > 0);
+}
+
+/** Reads the detail of every run, four at a time, handing each to `use`. */
+async function eachDetail(runs: RunSummary[], use: (d: RunDetail) => void): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < candidates.length) {
-      const r = candidates[next++];
-      const d = await api<RunDetail>('GET', `/api/v1/runs/${encodeURIComponent(r.run_id)}`);
-      has.set(r.run_id, d.has_backtest === true);
+    while (next < runs.length) {
+      const r = runs[next++];
+      use(await api<RunDetail>('GET', `/api/v1/runs/${encodeURIComponent(r.run_id)}`));
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
-  return candidates.filter((r) => has.get(r.run_id));
 }
 
 /** The zero forecast never calls a direction: its DA is shown as n/a, as in the CLI. */

@@ -65,7 +65,7 @@ export async function pipelinePage(ctx: PageContext): Promise<void> {
     replace(
       stageTable,
       table(
-        ['Stage', 'State', 'Built', 'Runnable', 'Depends on', 'Job status', 'Duration'],
+        ['Stage', 'State', 'Built', 'Runnable', 'Depends on', 'Job status', 'Duration', 'Per fold', 'What it does'],
         pipeline.stages.map((s) => {
           const st = stateOf(s);
           const js = job?.stages.find((x) => x.stage === s.name);
@@ -77,6 +77,8 @@ export async function pipelinePage(ctx: PageContext): Promise<void> {
             s.depends_on.length ? s.depends_on.join(', ') : '—',
             js ? js.status : '—',
             js ? stageDuration(js.stage, js.seconds) : '—',
+            s.per_fold ? 'yes' : '—',
+            s.about || '—',
           ];
         }),
         { testid: 'stage-table', numeric: [6] },

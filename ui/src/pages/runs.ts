@@ -209,6 +209,16 @@ async function runDetail(ctx: PageContext, id: string): Promise<void> {
         null,
         d.has_backtest ? h('a', { attrs: { href: `#/backtest?run=${encodeURIComponent(d.run_id)}` }, testid: 'detail-backtest-link' }, 'open the tear-sheet') : 'none',
       ),
+      (d.artifacts ?? []).some((a) => a.kind === 'crosspair' || a.kind === 'selection')
+        ? [
+            h('dt', null, 'Cross-pair'),
+            h(
+              'dd',
+              null,
+              h('a', { attrs: { href: `#/crosspair?run=${encodeURIComponent(d.run_id)}` }, testid: 'detail-crosspair-link' }, 'lead-lag and feature selection'),
+            ),
+          ]
+        : null,
     ),
     d.error ? h('div', { class: 'error', attrs: { role: 'alert' } }, errorText(d.error)) : null,
     section(
