@@ -447,6 +447,9 @@ fn fit_pair(
     let mut momentum = Vec::new();
     if let Some(t) = target {
         let y: Vec<f64> = rows.iter().map(|&i| t[i]).collect();
+        // The target's ranks serve every candidate defined on all the rows (the usual case
+        // past the warm-up); a candidate with a missing value is ranked on its own rows.
+        let y_ranks = ranks(&y);
         let mut cands: Vec<(usize, usize, Pair, f64)> = Vec::new();
         for s in pair.sisters() {
             let Some(sx) = panel.get(s) else { continue };
@@ -457,7 +460,16 @@ fn fit_pair(
                         .iter()
                         .map(|&i| f64::from(me.inputs[c][i]) * f64::from(sx.inputs[c][i]))
                         .collect();
-                    cands.push((ti, wi, s, spearman(&x, &y)));
+                    let rho = if x.iter().all(|v| v.is_finite()) {
+                        if y.len() < 3 {
+                            f64::NAN
+                        } else {
+                            pearson(&ranks(&x), &y_ranks)
+                        }
+                    } else {
+                        spearman(&x, &y)
+                    };
+                    cands.push((ti, wi, s, rho));
                 }
             }
         }
