@@ -139,6 +139,25 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     assert_eq!(again["status"]["bars"], 7126 * 28);
     assert_eq!(again["run"]["base"]["computed"], 0);
     assert_eq!(again["run"]["base"]["current"], 28);
+    // The stage graph ran in order, and the per-fold stages reuse every fold's stored artifact.
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["run"]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["stage"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&again),
+        ["panel", "base", "cross", "select", "backtest"]
+    );
+    let (cross, sel) = (&again["run"]["cross"], &again["run"]["selection"]);
+    assert!(cross["folds"].as_u64().unwrap() > 0);
+    assert_eq!(cross["reused_folds"], cross["folds"]);
+    assert_eq!(sel["reused_folds"], sel["folds"]);
+    assert_eq!(sel["k"], 280);
+    assert_eq!(cross["followers"].as_array().unwrap().len(), 28);
 
     // The backtest: every model beside the zero forecast and the overlap ceiling, with real
     // numbers; the second demo reuses every unit and writes a byte-identical report.

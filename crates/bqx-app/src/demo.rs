@@ -19,7 +19,7 @@ pub fn embedded_ecb_zip() -> &'static [u8] {
 pub struct DemoReport {
     pub ingest: IngestResponse,
     pub status: StatusReport,
-    /// The pipeline run: panel, base features, walk-forward backtest.
+    /// The pipeline run: panel, base features, cross-pair, selection, walk-forward backtest.
     pub run: RunReport,
 }
 
