@@ -174,7 +174,7 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(models, ["zero", "ridge", "random_forest", "mlp"]);
+    assert_eq!(models, ["zero", "drift", "ridge", "random_forest", "mlp"]);
     for m in report["models"].as_array().unwrap() {
         let pooled = &m["report"]["pooled"];
         assert!(
@@ -188,6 +188,12 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
         if m["name"] == "zero" {
             // The zero forecast is R² = 0 against zero by definition and never trades.
             assert_eq!(pooled["regression"]["r2_vs_zero"], 0.0);
+        } else if m["name"] == "drift" {
+            // The drift forecast is the baseline its own verdict is judged against: its DA is
+            // the drift DA of the rule, and it cannot be skill.
+            let v = &pooled["verdict"];
+            assert_eq!(v["drift_directional_accuracy"].as_f64().unwrap(), da);
+            assert_eq!(v["verdict"], "not_skill");
         } else {
             assert!(pooled["trading"]["n_decisions"].as_u64().unwrap() > 50);
             assert!(pooled["trading"]["sharpe_ci"]["lo"].is_number());

@@ -132,7 +132,7 @@ export function bytes(n: Num): string {
   return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** A readable verdict: "at_or_below_ceiling" → "at or below ceiling". */
+/** A readable verdict: "not_skill" → "not skill". */
 export function verdict(v: string | null | undefined): string {
   return v ? v.replace(/_/g, ' ') : NA;
 }

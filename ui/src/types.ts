@@ -174,10 +174,16 @@ export interface TradingMetrics {
   [k: string]: unknown;
 }
 
-export interface VersusCeiling {
-  r2_above: boolean;
-  directional_accuracy_above: boolean;
+/** evaluation.md's verdict rule, judged against the overlap ceiling and the drift baseline. */
+export interface SkillVerdict {
+  directional_accuracy_lower: number;
+  drift_directional_accuracy: number | null;
+  /** The higher of the ceiling's DA and the drift baseline's DA. */
+  directional_accuracy_bar: number;
+  r2_vs_train_mean: number | null;
+  /** `skill` or `not_skill`. */
   verdict: string;
+  reasons: string[];
 }
 
 export interface MetricSet {
@@ -185,7 +191,7 @@ export interface MetricSet {
   regression: RegressionMetrics | null;
   direction: DirectionMetrics | null;
   trading: TradingMetrics | null;
-  versus_ceiling: VersusCeiling | null;
+  verdict: SkillVerdict | null;
 }
 
 export interface Ceiling {

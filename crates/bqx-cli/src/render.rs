@@ -546,7 +546,7 @@ pub fn backtest(o: &BacktestOutcome) {
         "max DD",
         "decisions",
         "DSR",
-        "vs ceiling",
+        "verdict (DA bar)",
     ]);
     for m in &r.models {
         let p = &m.report.pooled;
@@ -576,18 +576,36 @@ pub fn backtest(o: &BacktestOutcome) {
             tr.map(|x| format!("{}/{}", x.n_active, x.n_decisions))
                 .unwrap_or_else(|| "-".into()),
             opt(tr.and_then(|x| x.deflated.as_ref().map(|d| d.dsr)), 2),
-            p.versus_ceiling
+            p.verdict
+                .as_ref()
                 .map(|v| {
-                    if matches!(v.verdict, bqx_app::Verdict::AboveCeiling) {
-                        "above".to_string()
+                    let bar = pct(v.directional_accuracy_bar);
+                    if matches!(v.verdict, bqx_app::Verdict::Skill) {
+                        format!("skill ({bar})")
                     } else {
-                        "at/below: not skill".to_string()
+                        format!("not skill ({bar})")
                     }
                 })
-                .unwrap_or_else(|| "-".into()),
+                .unwrap_or_else(|| "n/a (no direction)".into()),
         ]);
     }
     t.print();
+    println!(
+        "verdict: skill only when the DA interval's lower bound beats the bar, the higher of the ceiling's DA and the drift baseline's (the training mean's sign) on the same rows, and R² vs the training mean is positive"
+    );
+    for m in r.models.iter().filter(|m| m.name != "zero") {
+        let l = &m.report.labels;
+        println!(
+            "  {}: {} of {} pairs and {} of {} pair-folds labelled skill; chance alone: up to {:.1} and {:.1}",
+            m.name,
+            l.pairs_skill,
+            l.pairs,
+            l.pair_folds_skill,
+            l.pair_folds,
+            l.chance_share * l.pairs as f64,
+            l.chance_share * l.pair_folds as f64
+        );
+    }
     println!("\nper pair: directional accuracy [95% CI] and Sharpe, by model:");
     let mut head = vec!["pair".to_string()];
     for m in &r.models {

@@ -106,6 +106,7 @@ impl BacktestConfig {
     pub fn baseline_models() -> Vec<ModelSpec> {
         vec![
             ModelSpec::Zero,
+            ModelSpec::Drift,
             ModelSpec::Ridge(bqx_models::RidgeConfig::default()),
             ModelSpec::RandomForest(bqx_models::ForestConfig {
                 n_trees: 20,
@@ -847,10 +848,11 @@ pub fn run_backtest(
             .collect()
     };
     let first = build(None)?;
-    // The zero forecast never trades: it is a baseline, not a configuration tried.
+    // The zero and drift forecasts are baselines, not configurations tried (the zero forecast
+    // never trades; the drift forecast's constant prediction never clears its threshold).
     let sharpes: Vec<f64> = first
         .iter()
-        .filter(|m| m.name != "zero")
+        .filter(|m| m.name != "zero" && m.name != "drift")
         .filter_map(|m| m.report.pooled.trading.as_ref())
         .filter_map(|t| t.sharpe_per_decision)
         .filter(|s| s.is_finite())
@@ -911,7 +913,8 @@ pub fn run_backtest(
                 "Trading: a decision every {} rows, short when the predicted BQX is positive (positive BQX = the price is predicted to fall below its recent path), long when negative, flat inside the threshold; costs are typical retail spreads per pair.",
                 cfg.horizon
             ),
-            "The deflated Sharpe ratio counts the trading models tried (the zero forecast never trades).".into(),
+            "The deflated Sharpe ratio counts the trading models tried (the zero and drift baselines are not counted).".into(),
+            "Verdict: skill only when the lower bound of the DA interval exceeds both the overlap ceiling's DA and the drift baseline's DA on the same rows (the training mean's sign), and R² vs the training mean is positive; labels.chance_share is the share of per-pair or per-fold labels that chance alone could turn to skill.".into(),
         ],
         equity: model_names.iter().map(|m| model_equity(m, &logs)).collect(),
     })

@@ -37,7 +37,7 @@ use crate::targets::OverlapCeiling;
 use crate::trading::{DecisionLog, PnlSeries, TradingMetrics, Trials, trading_metrics};
 
 /// Version of the report layout; bump on any change of the serialized shape.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// One pair's out-of-sample result on one fold, as supplied by the orchestration.
 #[derive(Debug, Clone, Copy)]
@@ -68,22 +68,104 @@ pub struct ReportConfig {
     pub trials: Option<Trials>,
 }
 
-/// How a result compares with the overlap ceiling.
+/// The verdict on a slice of results (evaluation.md § Verdict rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Both R² (vs zero) and directional accuracy exceed the ceiling.
-    AboveCeiling,
-    /// Not skill: at or below the ceiling on R² or on directional accuracy.
-    AtOrBelowCeiling,
+    /// The lower bound of the directional-accuracy interval exceeds both the overlap ceiling's
+    /// DA and the drift baseline's DA on the same rows, and R² against the training mean is
+    /// positive.
+    Skill,
+    /// Anything else; the reasons say which condition failed.
+    NotSkill,
 }
 
-/// The comparison of a metric set with the overlap ceiling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CeilingVerdict {
-    pub r2_above: bool,
-    pub directional_accuracy_above: bool,
+/// The verdict with what it was judged against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillVerdict {
+    /// The lower bound of the DA interval (block bootstrap, else Wilson).
+    pub directional_accuracy_lower: f64,
+    /// The drift baseline's DA on the same rows: the share of rows whose actual has the sign
+    /// of the row's training mean (`None` when no row has a non-zero training mean).
+    pub drift_directional_accuracy: Option<f64>,
+    /// What the lower bound must exceed: the higher of the ceiling's DA and the drift's.
+    pub directional_accuracy_bar: f64,
+    pub r2_vs_train_mean: Option<f64>,
     pub verdict: Verdict,
+    /// Why it is not skill (empty for skill).
+    pub reasons: Vec<String>,
+}
+
+/// The drift baseline's directional accuracy: `sign(train mean) == sign(actual)` over rows
+/// with a finite, non-zero actual and a non-zero training mean.
+fn drift_accuracy(bench: &[f64], actual: &[f64]) -> Option<f64> {
+    let (mut n, mut hits) = (0usize, 0usize);
+    for (b, a) in bench.iter().zip(actual) {
+        if a.is_finite() && *a != 0.0 && b.is_finite() && *b != 0.0 {
+            n += 1;
+            if (*a > 0.0) == (*b > 0.0) {
+                hits += 1;
+            }
+        }
+    }
+    (n > 0).then(|| hits as f64 / n as f64)
+}
+
+/// Judges a metric set (`None` without direction metrics, e.g. the zero forecast, which has
+/// no direction).
+pub fn judge(
+    regression: Option<&RegressionMetrics>,
+    direction: Option<&DirectionMetrics>,
+    drift_da: Option<f64>,
+    ceiling: &OverlapCeiling,
+) -> Option<SkillVerdict> {
+    let d = direction?;
+    let lower = d.bootstrap.unwrap_or(d.wilson).lo;
+    let bar = drift_da.map_or(ceiling.directional_accuracy, |x| {
+        x.max(ceiling.directional_accuracy)
+    });
+    let r2 = regression.and_then(|r| r.r2_vs_train_mean);
+    let mut reasons = Vec::new();
+    if lower.is_nan() || lower <= bar {
+        reasons.push(format!(
+            "DA lower bound {:.1}% does not exceed {:.1}% (ceiling {:.1}%, drift {})",
+            100.0 * lower,
+            100.0 * bar,
+            100.0 * ceiling.directional_accuracy,
+            drift_da.map_or("n/a".to_string(), |x| format!("{:.1}%", 100.0 * x))
+        ));
+    }
+    match r2 {
+        Some(v) if v > 0.0 => {}
+        Some(v) => reasons.push(format!("R² vs the training mean {v:.4} is not positive")),
+        None => reasons.push("no R² vs the training mean".into()),
+    }
+    Some(SkillVerdict {
+        directional_accuracy_lower: lower,
+        drift_directional_accuracy: drift_da,
+        directional_accuracy_bar: bar,
+        r2_vs_train_mean: r2,
+        verdict: if reasons.is_empty() {
+            Verdict::Skill
+        } else {
+            Verdict::NotSkill
+        },
+        reasons,
+    })
+}
+
+/// How many per-pair and per-fold labels say skill, and how many would by chance: under no
+/// skill, a slice's DA lower bound exceeds the bar with probability at most `(1 − level) / 2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelCounts {
+    pub pairs: usize,
+    pub pairs_skill: usize,
+    pub pair_folds: usize,
+    pub pair_folds_skill: usize,
+    pub pooled_folds: usize,
+    pub pooled_folds_skill: usize,
+    /// At most this share of labels says skill by chance.
+    pub chance_share: f64,
 }
 
 /// Every metric of one slice of results (a pair's fold, a pair, a pooled fold, the pool).
@@ -94,7 +176,9 @@ pub struct MetricSet {
     pub regression: Option<RegressionMetrics>,
     pub direction: Option<DirectionMetrics>,
     pub trading: Option<TradingMetrics>,
-    pub versus_ceiling: Option<CeilingVerdict>,
+    /// Skill or not (evaluation.md's verdict rule), judged against the overlap ceiling and the
+    /// drift baseline on the same rows.
+    pub verdict: Option<SkillVerdict>,
 }
 
 /// Metrics of one fold.
@@ -134,32 +218,13 @@ pub struct EvalReport {
     pub pooled_by_fold: Vec<FoldMetrics>,
     /// Per pair, in canonical pair order.
     pub pairs: Vec<PairReport>,
+    /// The per-pair and per-fold labels, against what chance alone would give.
+    pub labels: LabelCounts,
 }
 
 const POOLING: &str = "regression/direction: concatenated per-pair out-of-sample rows \
 (direction bootstrap in blocks of timestamps); trading: equal-weight portfolio of the pairs \
 per (fold, decision index), annualized with the portfolio's own decisions per year";
-
-/// Compares a metric set with the ceiling (`None` without regression or direction metrics).
-pub fn versus_ceiling(
-    regression: Option<&RegressionMetrics>,
-    direction: Option<&DirectionMetrics>,
-    ceiling: &OverlapCeiling,
-) -> Option<CeilingVerdict> {
-    let r2 = regression?.r2_vs_zero?;
-    let da = direction?.accuracy;
-    let r2_above = r2 > ceiling.r2;
-    let directional_accuracy_above = da > ceiling.directional_accuracy;
-    Some(CeilingVerdict {
-        r2_above,
-        directional_accuracy_above,
-        verdict: if r2_above && directional_accuracy_above {
-            Verdict::AboveCeiling
-        } else {
-            Verdict::AtOrBelowCeiling
-        },
-    })
-}
 
 /// Builds the metric set of a slice made of `parts` (in order) and an optional P&L series.
 fn metric_set(parts: &[&FoldOutcome<'_>], pnl: Option<PnlSeries>, cfg: &ReportConfig) -> MetricSet {
@@ -179,13 +244,18 @@ fn metric_set(parts: &[&FoldOutcome<'_>], pnl: Option<PnlSeries>, cfg: &ReportCo
     let trading = pnl
         .filter(|s| !s.is_empty())
         .and_then(|s| trading_metrics(&s, &cfg.bootstrap, cfg.trials).ok());
-    let verdict = versus_ceiling(regression.as_ref(), direction.as_ref(), &cfg.ceiling);
+    let verdict = judge(
+        regression.as_ref(),
+        direction.as_ref(),
+        drift_accuracy(&bench, &actual),
+        &cfg.ceiling,
+    );
     MetricSet {
         n_rows,
         regression,
         direction,
         trading,
-        versus_ceiling: verdict,
+        verdict,
     }
 }
 
@@ -302,7 +372,7 @@ pub fn build_report(
         f.dedup();
         f
     };
-    let pooled_by_fold = fold_ids
+    let pooled_by_fold: Vec<FoldMetrics> = fold_ids
         .iter()
         .map(|&fold| {
             let parts: Vec<&FoldOutcome<'_>> =
@@ -317,6 +387,29 @@ pub fn build_report(
         })
         .collect();
 
+    let skill = |m: &MetricSet| {
+        m.verdict
+            .as_ref()
+            .is_some_and(|v| v.verdict == Verdict::Skill)
+    };
+    let judged = |m: &MetricSet| m.verdict.is_some();
+    let labels = LabelCounts {
+        pairs: pairs.iter().filter(|p| judged(&p.all_folds)).count(),
+        pairs_skill: pairs.iter().filter(|p| skill(&p.all_folds)).count(),
+        pair_folds: pairs
+            .iter()
+            .flat_map(|p| &p.folds)
+            .filter(|f| judged(&f.metrics))
+            .count(),
+        pair_folds_skill: pairs
+            .iter()
+            .flat_map(|p| &p.folds)
+            .filter(|f| skill(&f.metrics))
+            .count(),
+        pooled_folds: pooled_by_fold.iter().filter(|f| judged(&f.metrics)).count(),
+        pooled_folds_skill: pooled_by_fold.iter().filter(|f| skill(&f.metrics)).count(),
+        chance_share: (1.0 - cfg.bootstrap.confidence) / 2.0,
+    };
     Ok(EvalReport {
         schema_version: REPORT_SCHEMA_VERSION,
         label: label.to_string(),
@@ -328,6 +421,7 @@ pub fn build_report(
         pooled: metric_set(&sorted, portfolio_of(&sorted), cfg),
         pooled_by_fold,
         pairs,
+        labels,
     })
 }
 

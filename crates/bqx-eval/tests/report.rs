@@ -226,10 +226,7 @@ fn null_market_shows_no_skill() {
         t.sharpe_ci.unwrap()
     );
     assert!(t.deflated.unwrap().dsr < 0.95);
-    assert_eq!(
-        pooled.versus_ceiling.unwrap().verdict,
-        Verdict::AtOrBelowCeiling
-    );
+    assert_eq!(pooled.verdict.as_ref().unwrap().verdict, Verdict::NotSkill);
     assert!(pooled.regression.as_ref().unwrap().r2_vs_zero.unwrap() < 0.0);
     // Every pair and fold is reported.
     assert_eq!(report.pairs.len(), 6);
@@ -254,8 +251,8 @@ fn knowing_the_bqx_target_pays_when_trading_short_on_positive_bqx() {
     let d = report.pooled.direction.as_ref().unwrap();
     assert_eq!(d.accuracy, 1.0);
     assert_eq!(
-        report.pooled.versus_ceiling.unwrap().verdict,
-        Verdict::AboveCeiling
+        report.pooled.verdict.as_ref().unwrap().verdict,
+        Verdict::Skill
     );
     let flipped = run(&data, |y, _| -y);
     let bad = build_report("anti-oracle", &outcomes(&flipped), &report_config()).unwrap();
@@ -286,4 +283,67 @@ fn portfolio_is_equal_weight_per_decision_slot() {
     // Turnover (|Δposition|, plus the close-out on the last decision): a = [1, 2, 2+1],
     // b = [0, 1+1], c = [1+1].
     assert_eq!(p.turnover, vec![0.5, 2.0, 3.0, 2.0]);
+}
+
+#[test]
+fn a_trend_earns_no_skill_label() {
+    // A trending market: 80 % of the targets are positive, every fold's training mean is
+    // positive. The drift forecast (the training mean) gets a directional accuracy of 80 %,
+    // far above the ceiling and 50 %, and is still not skill; a forecast that adds real
+    // information on top of the trend is.
+    let n = 4_000;
+    let ts: Vec<i64> = (0..n as i64).map(|i| i * 3_600_000_000).collect();
+    let mut state = 7u64;
+    let mut u = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let actual: Vec<f64> = (0..n)
+        .map(|_| {
+            let mag = 0.001 + 0.01 * u();
+            if u() < 0.8 { mag } else { -mag }
+        })
+        .collect();
+    let drift = vec![0.002; n];
+    // Knows the sign of 90 % of the down moves and keeps the trend's sign otherwise.
+    let informed: Vec<f64> = actual
+        .iter()
+        .map(|&a| if a < 0.0 && u() < 0.9 { a } else { 0.002 })
+        .collect();
+    let cfg = report_config();
+    let label = |pred: &[f64]| {
+        let outs: Vec<FoldOutcome<'_>> = (0..4)
+            .map(|f| {
+                let r = f * n / 4..(f + 1) * n / 4;
+                FoldOutcome {
+                    pair: Pair::ALL[0],
+                    fold: f as u32,
+                    ts: &ts[r.clone()],
+                    predicted: &pred[r.clone()],
+                    actual: &actual[r],
+                    train_mean: 0.002,
+                    trades: None,
+                }
+            })
+            .collect();
+        build_report("trend", &outs, &cfg).unwrap()
+    };
+    let d = label(&drift);
+    let v = d.pooled.verdict.as_ref().unwrap();
+    let da = d.pooled.direction.as_ref().unwrap().accuracy;
+    assert!(da > 0.75, "the trend gives the drift forecast DA {da}");
+    assert_eq!(v.verdict, Verdict::NotSkill, "{v:?}");
+    assert_eq!(v.drift_directional_accuracy, Some(da));
+    assert!(v.reasons.iter().any(|r| r.contains("drift")), "{v:?}");
+    assert_eq!(d.labels.pairs_skill + d.labels.pair_folds_skill, 0);
+    let i = label(&informed);
+    assert_eq!(
+        i.pooled.verdict.as_ref().unwrap().verdict,
+        Verdict::Skill,
+        "{:?}",
+        i.pooled.verdict
+    );
+    assert!(i.labels.chance_share > 0.0 && i.labels.chance_share < 0.05);
 }

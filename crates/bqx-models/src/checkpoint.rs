@@ -19,7 +19,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::mlp::{Mlp, MlpArchitecture, TargetScaling};
-use crate::model::{FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast};
+use crate::model::{
+    DriftForecast, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast,
+};
 use crate::ridge::{Ridge, RidgeState};
 use crate::scaler::StandardScaler;
 
@@ -101,6 +103,9 @@ pub struct ModelCard {
     /// Ridge state and coefficients.
     #[serde(default)]
     pub ridge: Option<RidgeCard>,
+    /// The training mean (drift baseline).
+    #[serde(default)]
+    pub drift_mean: Option<f64>,
     /// Impurity feature importances (random forest).
     #[serde(default)]
     pub feature_importances: Option<Vec<f64>>,
@@ -149,11 +154,15 @@ pub(crate) fn card_for(model: &Model, meta: &CardMeta) -> Result<ModelCard> {
         scaler: None,
         target_scaling: None,
         ridge: None,
+        drift_mean: None,
         feature_importances: None,
         weights: None,
     };
     match model {
         Model::Zero(_) => {}
+        Model::Drift(d) => {
+            card.drift_mean = Some(d.mean().ok_or(Error::NotFitted(ModelKind::Drift))?);
+        }
         Model::Ridge(r) => {
             let state = r.state().ok_or(Error::NotFitted(ModelKind::Ridge))?.clone();
             let (raw_coefficients, raw_intercept) = state.raw_coefficients();
@@ -292,6 +301,12 @@ pub(crate) fn load(path: &Path, expected_schema_hash: &str) -> Result<(Model, Mo
     let model = match &card.spec {
         ModelSpec::Zero => Model::Zero(ZeroForecast::restored(
             card.n_features,
+            card.fit_report.clone(),
+        )),
+        ModelSpec::Drift => Model::Drift(DriftForecast::restored(
+            card.n_features,
+            card.drift_mean
+                .ok_or_else(|| bad("drift card without its mean".into()))?,
             card.fit_report.clone(),
         )),
         ModelSpec::Ridge(config) => {

@@ -33,6 +33,8 @@ pub use forest::{ForestConfig, RandomForest};
 pub use lasso::{LassoFit, lasso, lasso_path_entry};
 pub use matrix::{Matrix, select_values};
 pub use mlp::{Mlp, MlpArchitecture, MlpConfig, NamedTensor, TargetScaling};
-pub use model::{EpochRecord, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast};
+pub use model::{
+    DriftForecast, EpochRecord, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast,
+};
 pub use ridge::{Ridge, RidgeConfig, RidgeState};
 pub use scaler::StandardScaler;

@@ -18,6 +18,9 @@ use crate::ridge::{Ridge, RidgeConfig};
 pub enum ModelKind {
     /// Always predicts 0 (the natural baseline of the BQX target).
     Zero,
+    /// Always predicts the training mean of the target (the drift baseline: in trending
+    /// periods a constant forecast earns a directional accuracy far from 50 %).
+    Drift,
     /// Ridge regression on standardized features (smartcore).
     Ridge,
     /// Random forest regressor (smartcore).
@@ -28,8 +31,9 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 5] = [
         ModelKind::Zero,
+        ModelKind::Drift,
         ModelKind::Ridge,
         ModelKind::RandomForest,
         ModelKind::Mlp,
@@ -39,6 +43,7 @@ impl ModelKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::Zero => "zero",
+            ModelKind::Drift => "drift",
             ModelKind::Ridge => "ridge",
             ModelKind::RandomForest => "random_forest",
             ModelKind::Mlp => "mlp",
@@ -59,6 +64,8 @@ impl fmt::Display for ModelKind {
 pub enum ModelSpec {
     /// The zero forecast.
     Zero,
+    /// The drift baseline: the training mean.
+    Drift,
     /// Ridge regression.
     Ridge(RidgeConfig),
     /// Random forest.
@@ -82,16 +89,18 @@ impl ModelSpec {
     pub fn kind(&self) -> ModelKind {
         match self {
             ModelSpec::Zero => ModelKind::Zero,
+            ModelSpec::Drift => ModelKind::Drift,
             ModelSpec::Ridge(_) => ModelKind::Ridge,
             ModelSpec::RandomForest(_) => ModelKind::RandomForest,
             ModelSpec::Mlp(_) => ModelKind::Mlp,
         }
     }
 
-    /// The seed of a randomized model (`None` for zero and ridge, which use no randomness).
+    /// The seed of a randomized model (`None` for zero, drift and ridge, which use no
+    /// randomness).
     pub fn seed(&self) -> Option<u64> {
         match self {
-            ModelSpec::Zero | ModelSpec::Ridge(_) => None,
+            ModelSpec::Zero | ModelSpec::Drift | ModelSpec::Ridge(_) => None,
             ModelSpec::RandomForest(c) => Some(c.seed),
             ModelSpec::Mlp(c) => Some(c.seed),
         }
@@ -100,7 +109,7 @@ impl ModelSpec {
     /// The same spec with another seed (no effect on deterministic models).
     pub fn with_seed(mut self, seed: u64) -> Self {
         match &mut self {
-            ModelSpec::Zero | ModelSpec::Ridge(_) => {}
+            ModelSpec::Zero | ModelSpec::Drift | ModelSpec::Ridge(_) => {}
             ModelSpec::RandomForest(c) => c.seed = seed,
             ModelSpec::Mlp(c) => c.seed = seed,
         }
@@ -110,7 +119,7 @@ impl ModelSpec {
     /// Checks the hyper-parameters.
     pub fn validate(&self) -> Result<()> {
         match self {
-            ModelSpec::Zero => Ok(()),
+            ModelSpec::Zero | ModelSpec::Drift => Ok(()),
             ModelSpec::Ridge(c) => c.validate(),
             ModelSpec::RandomForest(c) => c.validate(),
             ModelSpec::Mlp(c) => c.validate(),
@@ -341,6 +350,74 @@ impl Regressor for ZeroForecast {
     }
 }
 
+/// The drift baseline: predicts the mean of the training targets for every row. `fit` records
+/// the mean (and the shape, and the training/validation MSE of the constant forecast).
+#[derive(Debug, Clone, Default)]
+pub struct DriftForecast {
+    mean: Option<f64>,
+    n_features: Option<usize>,
+    report: Option<FitReport>,
+}
+
+impl DriftForecast {
+    /// A new, unfitted drift baseline.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The fitted training mean.
+    pub fn mean(&self) -> Option<f64> {
+        self.mean
+    }
+
+    pub(crate) fn restored(n_features: usize, mean: f64, report: Option<FitReport>) -> Self {
+        DriftForecast {
+            mean: Some(mean),
+            n_features: Some(n_features),
+            report,
+        }
+    }
+}
+
+impl Regressor for DriftForecast {
+    fn kind(&self) -> ModelKind {
+        ModelKind::Drift
+    }
+    fn name(&self) -> &str {
+        "drift"
+    }
+    fn params(&self) -> serde_json::Value {
+        serde_json::json!({ "mean": self.mean })
+    }
+    fn fit(
+        &mut self,
+        x: &Matrix,
+        y: &[f64],
+        valid: Option<(&Matrix, &[f64])>,
+    ) -> Result<FitReport> {
+        check_fit_inputs(ModelKind::Drift, x, y, valid)?;
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        self.mean = Some(mean);
+        self.n_features = Some(x.cols());
+        let report = FitReport::basic(ModelKind::Drift, x, y, valid, |m| Ok(vec![mean; m.rows()]))?;
+        self.report = Some(report.clone());
+        Ok(report)
+    }
+    fn predict(&self, x: &Matrix) -> Result<Vec<f64>> {
+        let mean = self.mean.ok_or(Error::NotFitted(ModelKind::Drift))?;
+        if let Some(p) = self.n_features {
+            check_predict_cols(p, x)?;
+        }
+        Ok(vec![mean; x.rows()])
+    }
+    fn n_features(&self) -> Option<usize> {
+        self.n_features
+    }
+    fn fit_report(&self) -> Option<&FitReport> {
+        self.report.as_ref()
+    }
+}
+
 /// Any model of this crate, built from a [`ModelSpec`]: the type the orchestration loops over.
 ///
 /// ```no_run
@@ -359,6 +436,8 @@ impl Regressor for ZeroForecast {
 pub enum Model {
     /// See [`ZeroForecast`].
     Zero(ZeroForecast),
+    /// See [`DriftForecast`].
+    Drift(DriftForecast),
     /// See [`Ridge`].
     Ridge(Ridge),
     /// See [`RandomForest`].
@@ -373,6 +452,7 @@ impl Model {
         spec.validate()?;
         Ok(match spec {
             ModelSpec::Zero => Model::Zero(ZeroForecast::new()),
+            ModelSpec::Drift => Model::Drift(DriftForecast::new()),
             ModelSpec::Ridge(c) => Model::Ridge(Ridge::new(c)?),
             ModelSpec::RandomForest(c) => Model::RandomForest(RandomForest::new(c)?),
             ModelSpec::Mlp(c) => Model::Mlp(Mlp::new(c)?),
@@ -383,6 +463,7 @@ impl Model {
     pub fn spec(&self) -> ModelSpec {
         match self {
             Model::Zero(_) => ModelSpec::Zero,
+            Model::Drift(_) => ModelSpec::Drift,
             Model::Ridge(m) => ModelSpec::Ridge(m.config().clone()),
             Model::RandomForest(m) => ModelSpec::RandomForest(m.config().clone()),
             Model::Mlp(m) => ModelSpec::Mlp(m.config().clone()),
@@ -392,6 +473,7 @@ impl Model {
     fn inner(&self) -> &dyn Regressor {
         match self {
             Model::Zero(m) => m,
+            Model::Drift(m) => m,
             Model::Ridge(m) => m,
             Model::RandomForest(m) => m,
             Model::Mlp(m) => m,
@@ -401,6 +483,7 @@ impl Model {
     fn inner_mut(&mut self) -> &mut dyn Regressor {
         match self {
             Model::Zero(m) => m,
+            Model::Drift(m) => m,
             Model::Ridge(m) => m,
             Model::RandomForest(m) => m,
             Model::Mlp(m) => m,

@@ -301,7 +301,7 @@ export async function backtestPage(ctx: PageContext): Promise<void> {
       ['Max drawdown', (m, n) => h('span', { testid: `pooled-maxdd-${n}` }, pct(m.maxDd)), NA],
       ['Deflated Sharpe (DSR)', (m, n) => h('span', { testid: `pooled-dsr-${n}` }, ratio(m.dsr)), NA],
       ['Decisions', (m) => int(m.decisions), NA],
-      ['Verdict vs ceiling', (m, n) => verdictChip(m.verdict, `pooled-verdict-${n}`), NA],
+      ['Verdict (vs ceiling and drift)', (m, n) => verdictChip(m.verdict, `pooled-verdict-${n}`), NA],
     ];
     const heads = models.map((m) => (m.name === 'zero' ? 'zero forecast' : m.name));
     replace(

@@ -72,14 +72,14 @@ export function headline(m: MetricSet | null | undefined, model?: string) {
     sharpeCi: m?.trading?.sharpe_ci ?? null,
     maxDd: m?.trading?.max_drawdown ?? null,
     dsr: m?.trading?.deflated?.dsr ?? null,
-    verdict: m?.versus_ceiling?.verdict ?? null,
+    verdict: m?.verdict?.verdict ?? null,
     rows: m?.n_rows ?? null,
     decisions: m?.trading?.n_decisions ?? null,
   };
 }
 
 export function verdictChip(v: string | null, testid?: string): HTMLElement {
-  const cls = v === 'above_ceiling' ? 'chip chip-succeeded' : v ? 'chip chip-not-built' : 'chip';
+  const cls = v === 'skill' ? 'chip chip-succeeded' : v ? 'chip chip-not-built' : 'chip';
   return h('span', { class: cls, testid }, v ? v.replace(/_/g, ' ') : '—');
 }
 
