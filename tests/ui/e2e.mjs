@@ -277,9 +277,9 @@ async function backtestPage(page) {
   }
   eq(await text(page, tid('pooled-da-ceiling')), pct(bt.ceiling.directional_accuracy), 'backtest: ceiling DA');
 
-  // The selected model (default: the first that is not the zero forecast).
+  // The selected model (default: the first that is not a baseline: zero forecast, drift).
   const model = await page.inputValue(tid('bt-model'));
-  const wantModel = (bt.models.find((m) => m.name !== 'zero') ?? bt.models[0]).name;
+  const wantModel = (bt.models.find((m) => m.name !== 'zero' && m.name !== 'drift') ?? bt.models[0]).name;
   eq(model, wantModel, 'backtest: default model');
   const q = `model=${encodeURIComponent(model)}`;
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;

@@ -101,7 +101,7 @@ export async function backtestPage(ctx: PageContext): Promise<void> {
     const wantModel = ctx.params.get('model');
     const current = modelSelect.value;
     const pick =
-      [current, wantModel].find((m) => m && names.includes(m)) ?? names.find((n) => n !== 'zero') ?? names[0] ?? '';
+      [current, wantModel].find((m) => m && names.includes(m)) ?? names.find((n) => n !== 'zero' && n !== 'drift') ?? names[0] ?? '';
     replace(modelSelect, names.map((n) => h('option', { attrs: { value: n, selected: n === pick } }, n)));
     modelSelect.value = pick;
     const pairs = s.series.map((x) => x.pair);
@@ -303,7 +303,7 @@ export async function backtestPage(ctx: PageContext): Promise<void> {
       ['Decisions', (m) => int(m.decisions), NA],
       ['Verdict (vs ceiling and drift)', (m, n) => verdictChip(m.verdict, `pooled-verdict-${n}`), NA],
     ];
-    const heads = models.map((m) => (m.name === 'zero' ? 'zero forecast' : m.name));
+    const heads = models.map((m) => (m.name === 'zero' ? 'zero forecast' : m.name === 'drift' ? 'drift (training mean)' : m.name));
     replace(
       pooledSlot,
       h(
