@@ -240,7 +240,13 @@ fn metric_set(parts: &[&FoldOutcome<'_>], pnl: Option<PnlSeries>, cfg: &ReportCo
         ts.extend_from_slice(p.ts);
     }
     let regression = regression_with_benchmark(&pred, &actual, &bench).ok();
-    let direction = direction_grouped(&pred, &actual, &ts, cfg.horizon, &cfg.bootstrap).ok();
+    // A forecast that never predicts a direction (the zero forecast) has no directional
+    // accuracy: reporting 0 % would read as a perfectly wrong forecast.
+    let direction = if pred.iter().all(|p| *p == 0.0) {
+        None
+    } else {
+        direction_grouped(&pred, &actual, &ts, cfg.horizon, &cfg.bootstrap).ok()
+    };
     let trading = pnl
         .filter(|s| !s.is_empty())
         .and_then(|s| trading_metrics(&s, &cfg.bootstrap, cfg.trials).ok());
