@@ -85,6 +85,9 @@ pub struct BacktestOutcome {
     pub eval_key: String,
     /// The evaluated series (their predictions are stored under `eval_key`).
     pub series: Vec<SeriesKey>,
+    /// Stored features left out because some pair has no value for them (see
+    /// [`AbsentFeature`]).
+    pub absent_features: Vec<AbsentFeature>,
     pub units: usize,
     pub reused_units: usize,
 }
@@ -234,6 +237,16 @@ impl UnitCache for StoreCache<'_> {
     }
 }
 
+/// A stored feature that cannot enter the evaluation: it has no value at all on some pair
+/// (a cross-sectional family whose other pairs the store lacks, or the USD factor without the
+/// seven USD pairs).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AbsentFeature {
+    pub name: String,
+    /// The evaluated pairs on which it has no value (for the USD factor: the USD pairs missing).
+    pub missing_for: Vec<Pair>,
+}
+
 /// The evaluated timeframe's data.
 pub(crate) struct Inputs {
     pub timeframe: Timeframe,
@@ -242,6 +255,9 @@ pub(crate) struct Inputs {
     pub panel: PanelInput,
     /// Hash of the bars and feature schemas the units depend on.
     pub fingerprint: String,
+    /// Features left out because some pair has no value for them, and the USD factor when the
+    /// seven USD pairs are not all present.
+    pub absent: Vec<AbsentFeature>,
 }
 
 /// Loads the evaluated timeframe's series (closes and stored base + panel features) and the
@@ -273,7 +289,7 @@ pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result
         )
     })?;
     let mut fingerprint = Sha256::new();
-    let mut inputs = Vec::with_capacity(keys.len());
+    let mut inputs: Vec<SeriesInput> = Vec::with_capacity(keys.len());
     let mut loaded = Vec::with_capacity(keys.len());
     for k in &keys {
         let missing = |stage: &str| {
@@ -338,6 +354,55 @@ pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result
             ),
         ));
     }
+    // Feature availability follows the data: a column without a single value on some pair (a
+    // currency-strength or triangle feature whose pairs the store lacks) would drop every row
+    // of that pair; it is left out of the evaluation and reported instead.
+    let mut absent: Vec<AbsentFeature> = Vec::new();
+    let mut keep = vec![true; inputs.first().map_or(0, |s| s.names.len())];
+    for (j, k) in keep.iter_mut().enumerate() {
+        let missing_for: Vec<Pair> = inputs
+            .iter()
+            .filter(|s| !s.columns[j].iter().any(|v| v.is_finite()))
+            .map(|s| s.pair)
+            .collect();
+        if !missing_for.is_empty() {
+            *k = false;
+            absent.push(AbsentFeature {
+                name: inputs[0].names[j].clone(),
+                missing_for,
+            });
+        }
+    }
+    if !absent.is_empty() {
+        for s in &mut inputs {
+            let mut j = 0;
+            s.names.retain(|_| {
+                j += 1;
+                keep[j - 1]
+            });
+            let mut j = 0;
+            s.columns.retain(|_| {
+                j += 1;
+                keep[j - 1]
+            });
+        }
+    }
+    let present: Vec<Pair> = inputs.iter().map(|s| s.pair).collect();
+    let usd_missing: Vec<Pair> = bqx_features::usd_pairs()
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !present.contains(p))
+        .collect();
+    if !usd_missing.is_empty() {
+        absent.extend(
+            bqx_features::usd_factor_catalog()
+                .into_iter()
+                .map(|f| AbsentFeature {
+                    name: f.name,
+                    missing_for: usd_missing.clone(),
+                }),
+        );
+    }
     let refs: Vec<_> = loaded.iter().map(|(p, s, b)| (*p, *s, b)).collect();
     let panel = Panel::align(tf, &refs);
     Ok(Inputs {
@@ -349,6 +414,7 @@ pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result
             close: panel.close,
         },
         fingerprint: hex::encode(fingerprint.finalize()),
+        absent,
     })
 }
 
@@ -480,6 +546,7 @@ pub(crate) fn backtest_with(
         report_path: path,
         eval_key,
         series: keys.clone(),
+        absent_features: loaded.inputs.absent.clone(),
         units,
         reused_units,
     })

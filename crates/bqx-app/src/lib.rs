@@ -21,7 +21,7 @@ mod synth;
 
 use std::path::{Path, PathBuf};
 
-pub use backtest::{BacktestOutcome, BacktestRequest, FeatureScope, metric_rows};
+pub use backtest::{AbsentFeature, BacktestOutcome, BacktestRequest, FeatureScope, metric_rows};
 pub use catalog::{FeatureCatalog, feature_catalog};
 pub use decimate::{decimate_minmax, drawdown};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};

@@ -499,11 +499,27 @@ pub fn backtest(o: &BacktestOutcome) {
     let first = r.folds.first().map(|f| day(f.test_start));
     let last = r.series.iter().filter_map(|s| s.last_ts).max().map(day);
     let features = match &r.config.selection {
-        Some(s) => format!(
-            "the {} features selected per fold of {} candidates",
-            s.k.min(r.features.len()),
-            r.features.len()
-        ),
+        Some(s) => {
+            let sizes: Vec<usize> = r
+                .fold_fits
+                .iter()
+                .filter_map(|f| f.selected.as_ref().map(Vec::len))
+                .collect();
+            let (lo, hi) = (
+                sizes.iter().min().copied().unwrap_or(0),
+                sizes.iter().max().copied().unwrap_or(0),
+            );
+            let n = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            };
+            format!(
+                "{n} features selected per fold (k = {}) of {} candidates",
+                s.k,
+                r.features.len()
+            )
+        }
         None => format!("{} features per row", r.features.len()),
     };
     println!(
@@ -519,6 +535,21 @@ pub fn backtest(o: &BacktestOutcome) {
             ""
         }
     );
+    if !o.absent_features.is_empty() {
+        let mut families: Vec<String> = Vec::new();
+        for a in &o.absent_features {
+            let fam = a.name.rsplit_once('_').map_or(a.name.as_str(), |(f, _)| f);
+            let fam = fam.trim_end_matches(char::is_numeric).trim_end_matches('_');
+            if !families.iter().any(|f| f == fam) {
+                families.push(fam.to_string());
+            }
+        }
+        println!(
+            "absent: {} stored features have no value on some pair (the store lacks the pairs they need) and are left out: {}",
+            o.absent_features.len(),
+            families.join(", ")
+        );
+    }
     println!(
         "overlap ceiling (what the part of the target already observed at t would give): R² {:.3}, directional accuracy {}",
         r.ceiling.r2,

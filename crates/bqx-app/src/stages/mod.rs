@@ -300,7 +300,11 @@ impl<'a> StageCx<'a> {
     pub fn loaded(&mut self, store: &Store) -> Result<&Loaded, AppError> {
         if self.loaded.is_none() {
             let inputs = load_inputs(store, self.req.backtest.timeframe)?;
-            let cfg = self.req.backtest.config(inputs.timeframe)?;
+            let mut cfg = self.req.backtest.config(inputs.timeframe)?;
+            // The USD factor needs the seven USD pairs (listed as absent otherwise).
+            if inputs.absent.iter().any(|a| a.name == "cs_usd_factor") {
+                cfg.usd_factor = false;
+            }
             let cross_panel = match cfg.cross_pair {
                 Some(_) => Some(
                     bqx_eval::backtest::cross_panel(&inputs.series)

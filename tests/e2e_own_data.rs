@@ -1,0 +1,99 @@
+//! A trader's own data, end to end through the real `bqx` binary: one pair of intraday bars
+//! (a synthetic EURUSD H1 series, written as a generic CSV and ingested alone) goes through
+//! every stage of `bqx run` to a backtest report. The cross-sectional families that need the
+//! other pairs are absent and listed as such, not NaN on every row; the USD factor is off
+//! without the seven USD pairs; the cross-pair slots have no sister or leader to fill them.
+
+#[path = "common/mod.rs"]
+mod common;
+use common::{bqx, json_ok};
+
+#[test]
+fn one_pair_of_intraday_bars_reaches_a_backtest_report() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let csv = work.path().join("all.csv");
+    json_ok(&bqx(
+        &store,
+        &[
+            "--json",
+            "synth",
+            "--bars",
+            "6000",
+            "--timeframe",
+            "h1",
+            "--seed",
+            "5",
+            "--out",
+            csv.to_str().unwrap(),
+        ],
+    ));
+    // Keep the header and EURUSD's rows only.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let mut one = String::from(lines.next().unwrap());
+    one.push('\n');
+    for l in lines.filter(|l| l.contains("EURUSD")) {
+        one.push_str(l);
+        one.push('\n');
+    }
+    let eurusd = work.path().join("eurusd_h1.csv");
+    std::fs::write(&eurusd, one).unwrap();
+    let ingest = json_ok(&bqx(
+        &store,
+        &["--json", "ingest", eurusd.to_str().unwrap()],
+    ));
+    assert_eq!(ingest["totals"]["bars_written"], 6000, "{ingest}");
+
+    let run = json_ok(&bqx(
+        &store,
+        &["--json", "run", "--models", "zero,drift,ridge"],
+    ));
+    let stages: Vec<&str> = run["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["panel", "base", "cross", "select", "backtest"]);
+    let bt = &run["backtest"];
+    let report = &bt["report"];
+    assert_eq!(report["series"].as_array().unwrap().len(), 1);
+    assert!(
+        report["folds"].as_array().unwrap().len() >= 2,
+        "{}",
+        report["folds"]
+    );
+    assert_eq!(
+        report["config"]["usd_factor"], false,
+        "no USD factor without the 7 USD pairs"
+    );
+    let ridge = report["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "ridge")
+        .unwrap();
+    assert!(ridge["report"]["pooled"]["n_rows"].as_u64().unwrap() > 1000);
+    assert!(ridge["report"]["pooled"]["direction"]["accuracy"].is_number());
+    // What could not be computed is listed, with the pairs it lacked.
+    let absent = bt["absent_features"].as_array().unwrap();
+    let names: Vec<&str> = absent.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.starts_with("cs_str_")), "{names:?}");
+    assert!(names.contains(&"cs_usd_factor"), "{names:?}");
+    assert!(absent.iter().all(|a| a["missing_for"].as_array().is_some()));
+    let features: Vec<&str> = report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        features.iter().all(|f| !names.contains(f)),
+        "absent features are not model inputs"
+    );
+    // No sister or leader: every lead-lag slot is unfilled.
+    let cross = &run["cross"];
+    assert_eq!(cross["followers"].as_array().unwrap().len(), 1);
+    assert!(cross["followers"][0]["leader"].is_null());
+}
