@@ -6,6 +6,7 @@
 
 use bqx_eval::select::{SelectionFold, SelectionStability, select_fold, selection_stability};
 use bqx_store::{LogLevel, Store};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::{SelectDone, Stage, StageCx, fold_basis, hash_lines};
@@ -70,15 +71,24 @@ impl Stage for SelectStage {
         let names = setup.candidate_names(&l.cfg, l.cfg.usd_factor);
         let folds = setup.plan.folds.clone();
         task_started(progress, "select", folds.len() as u64, "folds");
-        let mut out = Vec::with_capacity(folds.len());
         let mut reused = 0;
+        // Stored folds are reused; the rest are selected a few at a time in parallel (the
+        // rankers are mostly single-threaded) and each batch is kept before the next starts,
+        // so a killed run loses at most one batch.
+        let mut chosen: Vec<Option<SelectionFold>> = vec![None; folds.len()];
+        let mut todo = Vec::new();
         for (fi, fold) in folds.iter().enumerate() {
-            if let Some(json) = store.read_fitted("select", &key, fold.id)? {
-                out.push(serde_json::from_str::<SelectionFold>(&json).map_err(err)?);
-                reused += 1;
-                task_advanced(progress, "select", 1);
-                continue;
+            match store.read_fitted("select", &key, fold.id)? {
+                Some(json) => {
+                    chosen[fi] = Some(serde_json::from_str::<SelectionFold>(&json).map_err(err)?);
+                    reused += 1;
+                    task_advanced(progress, "select", 1);
+                }
+                None => todo.push(fi),
             }
+        }
+        let select_one = |fi: usize| -> Result<SelectionFold, AppError> {
+            let fold = &folds[fi];
             let cross = match (&l.cross_panel, fits.cross.get(&fold.id)) {
                 (Some(p), Some(f)) => Some((p, f)),
                 (Some(_), None) => {
@@ -91,16 +101,28 @@ impl Stage for SelectStage {
             };
             let usd = l.cfg.usd_factor.then_some(&l.inputs.panel);
             let extra = bqx_eval::backtest::fold_extra(&setup, usd, cross, fi).map_err(err)?;
-            let chosen = select_fold(&setup, &extra, fi, &names, &sel).map_err(err)?;
-            store.write_fitted(
-                "select",
-                &key,
-                fold.id,
-                &serde_json::to_string(&chosen).map_err(err)?,
-            )?;
-            out.push(chosen);
-            task_advanced(progress, "select", 1);
+            select_fold(&setup, &extra, fi, &names, &sel).map_err(err)
+        };
+        for batch in todo.chunks(rayon::current_num_threads().max(1)) {
+            let done: Vec<(usize, SelectionFold)> = batch
+                .par_iter()
+                .map(|&fi| select_one(fi).map(|f| (fi, f)))
+                .collect::<Result<_, _>>()?;
+            for (fi, f) in done {
+                store.write_fitted(
+                    "select",
+                    &key,
+                    folds[fi].id,
+                    &serde_json::to_string(&f).map_err(err)?,
+                )?;
+                chosen[fi] = Some(f);
+                task_advanced(progress, "select", 1);
+            }
         }
+        let out: Vec<SelectionFold> = chosen
+            .into_iter()
+            .map(|f| f.expect("every fold was reused or selected"))
+            .collect();
         task_finished(progress, "select");
         let stability = selection_stability(&out, names.len());
         let report = SelectionReport {
