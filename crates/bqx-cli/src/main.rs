@@ -263,8 +263,25 @@ fn parse_synth_format(s: &str) -> Result<SynthFormat, String> {
     }
 }
 
+/// Rust ignores SIGPIPE, so `bqx … | head` made the first print after `head` exited panic.
+/// Unix tools end quietly instead: the default action is restored for every command but
+/// `serve` (a server must survive a client that hangs up).
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: called at the start of `main`, before any thread is spawned; `SIG_DFL` is a
+    // valid disposition for SIGPIPE and no Rust state depends on the previous one.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve { .. }) {
+        default_sigpipe();
+    }
     let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
