@@ -79,7 +79,6 @@ impl Stage for CrossStage {
         task_started(progress, "cross", folds.len() as u64, "folds");
         let mut fits = BTreeMap::new();
         let mut reused = 0;
-        let mut fresh = Vec::new();
         for (fi, fold) in folds.iter().enumerate() {
             let stored = store.read_fitted("cross", &key, fold.id)?;
             let fit = match stored {
@@ -91,14 +90,11 @@ impl Stage for CrossStage {
                 None => {
                     let fit =
                         bqx_eval::backtest::fit_fold_cross(&setup, panel, fi, &cfg).map_err(err)?;
-                    fresh.push((fold.id, fit.to_json()));
+                    // Each fold is kept as soon as it is fitted: a killed run resumes after it.
+                    store.write_fitted("cross", &key, fold.id, &fit.to_json())?;
                     fit
                 }
             };
-            // Each fold is kept as soon as it is fitted: a killed run resumes after it.
-            if let Some((id, json)) = fresh.pop() {
-                store.write_fitted("cross", &key, id, &json)?;
-            }
             fits.insert(fold.id, fit);
             task_advanced(progress, "cross", 1);
         }
