@@ -457,8 +457,16 @@ pub fn stage_briefs(r: &RunReport) {
     }
     if let Some(s) = &r.selection {
         println!(
-            "\n== feature selection ({} of {} candidates, {} folds, {} reused)\n",
-            s.k, s.candidates, s.folds, s.reused_folds
+            "\n== feature selection ({} of {} candidates kept per fold, k = {}; {} folds, {} reused)\n",
+            if s.selected_min == s.selected_max {
+                s.selected_min.to_string()
+            } else {
+                format!("{}–{}", s.selected_min, s.selected_max)
+            },
+            s.candidates,
+            s.k,
+            s.folds,
+            s.reused_folds
         );
         println!(
             "stability across folds: Jaccard {}, Kuncheva {}",

@@ -256,6 +256,8 @@ pub(crate) struct CrossDone {
 /// The select stage's output.
 pub(crate) struct SelectDone {
     pub key: String,
+    /// The configured number of features to keep.
+    pub k: usize,
     pub folds: Vec<SelectionFold>,
     pub stability: SelectionStability,
     pub candidates: usize,
@@ -389,7 +391,12 @@ pub struct CrossSummary {
 /// The select stage in brief.
 #[derive(Debug, Clone, Serialize)]
 pub struct SelectSummary {
+    /// The configured number of features to keep (a fold keeps fewer when fewer survive the
+    /// constant and correlation filters).
     pub k: usize,
+    /// The fewest and the most features a fold kept.
+    pub selected_min: usize,
+    pub selected_max: usize,
     pub candidates: usize,
     pub folds: usize,
     pub reused_folds: usize,
@@ -452,7 +459,19 @@ impl CrossDone {
 impl SelectDone {
     pub(crate) fn brief(&self) -> SelectSummary {
         SelectSummary {
-            k: self.folds.first().map_or(0, |f| f.selected.len()),
+            k: self.k,
+            selected_min: self
+                .folds
+                .iter()
+                .map(|f| f.selected.len())
+                .min()
+                .unwrap_or(0),
+            selected_max: self
+                .folds
+                .iter()
+                .map(|f| f.selected.len())
+                .max()
+                .unwrap_or(0),
             candidates: self.candidates,
             folds: self.folds.len(),
             reused_folds: self.reused,

@@ -161,6 +161,7 @@ impl Stage for SelectStage {
         )?;
         cx.select = Some(SelectDone {
             key,
+            k: sel.k,
             folds: out,
             stability,
             candidates: names.len(),
@@ -176,7 +177,8 @@ impl Stage for SelectStage {
             "folds": s.folds.len(),
             "reused_folds": s.reused,
             "candidates": s.candidates,
-            "selected": s.folds.first().map_or(0, |f| f.selected.len()),
+            "k": s.k,
+            "selected_max": s.folds.iter().map(|f| f.selected.len()).max().unwrap_or(0),
             "jaccard_mean": s.stability.jaccard_mean,
             "kuncheva_mean": s.stability.kuncheva_mean,
             "key": s.key,
