@@ -315,8 +315,9 @@ fn ranks(v: &[f64]) -> Vec<f64> {
     r
 }
 
-/// Spearman correlation of complete pairs (Pearson of average ranks).
-pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+/// Spearman correlation of complete pairs (Pearson of average ranks). bqx-eval's `stats` has
+/// the same statistic; this crate sits below it and keeps its own.
+pub(crate) fn spearman(x: &[f64], y: &[f64]) -> f64 {
     let (a, b): (Vec<f64>, Vec<f64>) = x
         .iter()
         .zip(y)
