@@ -18,12 +18,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::mlp::{Mlp, MlpArchitecture, TargetScaling};
+use crate::mlp::{Mlp, MlpArchitecture, NamedTensor, TargetScaling};
 use crate::model::{
     DriftForecast, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast,
 };
 use crate::ridge::{Ridge, RidgeState};
 use crate::scaler::StandardScaler;
+
+/// Tensors by name: shape and row-major `f32` values.
+pub type NamedValues = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 
 /// Version of the card format written by this crate.
 pub const CARD_FORMAT_VERSION: u32 = 1;
@@ -184,14 +187,14 @@ pub(crate) fn card_for(model: &Model, meta: &CardMeta) -> Result<ModelCard> {
     Ok(card)
 }
 
-fn with_suffix(base: &Path, ext: &str) -> PathBuf {
+pub(crate) fn with_suffix(base: &Path, ext: &str) -> PathBuf {
     let mut s: OsString = base.as_os_str().to_owned();
     s.push(".");
     s.push(ext);
     s.into()
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = with_suffix(path, "tmp");
     let io = |source| Error::Io {
         path: path.to_path_buf(),
@@ -202,7 +205,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn mlp_safetensors(mlp: &Mlp, schema_hash: &str) -> Result<Vec<u8>> {
-    let weights = mlp.weights()?;
+    named_safetensors(&mlp.weights()?, schema_hash)
+}
+
+/// The safetensors bytes of `weights` (in their order), with the schema hash as metadata.
+pub(crate) fn named_safetensors(weights: &[NamedTensor], schema_hash: &str) -> Result<Vec<u8>> {
     let bytes: Vec<Vec<u8>> = weights
         .iter()
         .map(|t| t.values.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -348,11 +355,33 @@ fn load_mlp(card_path: &Path, card: &ModelCard, config: crate::mlp::MlpConfig) -
     if arch.n_inputs != card.n_features {
         return Err(bad("architecture does not match the feature count".into()));
     }
+    let tensors = read_weights(card_path, wf, &card.schema_hash)?;
+    Mlp::from_parts(
+        config,
+        arch.clone(),
+        scaler.clone(),
+        target,
+        tensors,
+        card.fit_report.clone(),
+    )
+    .map_err(|e| Error::Checkpoint {
+        path: card_path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads the weights file `wf` beside `card_path`: checks its SHA-256 against the card's and
+/// the schema hash in its metadata against `schema_hash`, then returns its `f32` tensors.
+pub(crate) fn read_weights(
+    card_path: &Path,
+    wf: &WeightsFile,
+    schema_hash: &str,
+) -> Result<NamedValues> {
     if wf.file.contains(['/', '\\']) {
-        return Err(bad(format!(
-            "weights file {:?} is not a plain file name",
-            wf.file
-        )));
+        return Err(Error::Checkpoint {
+            path: card_path.to_path_buf(),
+            reason: format!("weights file {:?} is not a plain file name", wf.file),
+        });
     }
     let wpath = card_path.parent().unwrap_or(Path::new(".")).join(&wf.file);
     let wbad = |reason: String| Error::Checkpoint {
@@ -376,9 +405,9 @@ fn load_mlp(card_path: &Path, card: &ModelCard, config: crate::mlp::MlpConfig) -
         .metadata()
         .as_ref()
         .and_then(|m| m.get(SAFETENSORS_SCHEMA_KEY));
-    if file_hash.map(String::as_str) != Some(card.schema_hash.as_str()) {
+    if file_hash.map(String::as_str) != Some(schema_hash) {
         return Err(Error::SchemaMismatch {
-            expected: card.schema_hash.clone(),
+            expected: schema_hash.to_string(),
             found: file_hash
                 .cloned()
                 .unwrap_or_else(|| "<none in weights file>".into()),
@@ -399,13 +428,5 @@ fn load_mlp(card_path: &Path, card: &ModelCard, config: crate::mlp::MlpConfig) -
             .collect();
         tensors.insert(name, (view.shape().to_vec(), values));
     }
-    Mlp::from_parts(
-        config,
-        arch.clone(),
-        scaler.clone(),
-        target,
-        tensors,
-        card.fit_report.clone(),
-    )
-    .map_err(|e| wbad(e.to_string()))
+    Ok(tensors)
 }

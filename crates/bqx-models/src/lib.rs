@@ -8,6 +8,8 @@
 //!   any of them from a serializable [`ModelSpec`].
 //! * [`checkpoint`] — JSON model cards for every model, safetensors weights for networks, and
 //!   loading that refuses a model trained on another feature schema.
+//! * [`net`] — the stage networks: the autoencoder (2.17) and the multi-task network with its
+//!   single-task control (2.18), with safetensors + JSON-card checkpoints.
 //!
 //! No IO other than saving and loading checkpoints, no clock in any result, and the same data,
 //! hyper-parameters and seed give the same predictions (bit-identical on the CPU; see [`Mlp`]).
@@ -23,6 +25,7 @@ mod lasso;
 mod matrix;
 mod mlp;
 mod model;
+pub mod net;
 mod ridge;
 mod scaler;
 
@@ -35,6 +38,10 @@ pub use matrix::{Matrix, select_values};
 pub use mlp::{Mlp, MlpArchitecture, MlpConfig, NamedTensor, TargetScaling};
 pub use model::{
     DriftForecast, EpochRecord, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast,
+};
+pub use net::{
+    Autoencoder, AutoencoderConfig, MultiOutput, MultiTargets, MultiTaskConfig, MultiTaskNet,
+    Network, NetworkCard, RowSource, Tasks,
 };
 pub use ridge::{Ridge, RidgeConfig, RidgeState};
 pub use scaler::StandardScaler;
