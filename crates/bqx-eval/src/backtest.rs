@@ -198,6 +198,9 @@ pub struct UnitFit {
     /// Why the unit has no predictions, if it has none.
     pub skipped: Option<String>,
     pub model: Option<FitReport>,
+    /// A stage-2.18 network's seeds, curves and extra heads' test outputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::networks::NetUnitFit>,
 }
 
 /// Where complete units are kept between runs.
@@ -249,6 +252,26 @@ pub struct ModelResult {
     pub units: usize,
     pub skipped_units: usize,
     pub report: EvalReport,
+    /// A multi-task network's volatility and regime heads, judged against the no-change
+    /// forecast and the majority class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heads: Option<crate::networks::HeadReport>,
+}
+
+/// Every model on the units the networks trained on (when a network covers only the last
+/// folds, its results sit beside the baselines' on the same pairs and folds here).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SameUnits {
+    pub folds: Vec<u32>,
+    pub models: Vec<SameUnitsModel>,
+}
+
+/// One model's pooled metrics on [`SameUnits::folds`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SameUnitsModel {
+    pub name: String,
+    pub units: usize,
+    pub pooled: crate::report::MetricSet,
 }
 
 /// The whole backtest report.
@@ -270,6 +293,9 @@ pub struct BacktestReport {
     /// when the backtest used neither.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fold_fits: Vec<FoldFitReport>,
+    /// Present when some network trained on fewer folds than the other models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_units: Option<SameUnits>,
     /// Decisions made where the specification leaves room, stated in the report itself.
     pub notes: Vec<String>,
     /// Per-decision P&L paths behind the trading metrics (not part of the canonical JSON:
@@ -663,17 +689,42 @@ fn first_complete(p: &Prepared<'_>) -> Option<usize> {
     p.complete.iter().position(|&c| c)
 }
 
-/// Runs the backtest. `panel` is needed for the USD factor (skipped without it).
-pub fn run_backtest(
+/// Fits the units of the models `only` accepts (reusing what `cache` holds) and returns them;
+/// the train stage fits the networks' units this way before the backtest reports every model.
+pub fn fit_units(
     series: &[SeriesInput],
     panel: Option<&PanelInput>,
     cfg: &BacktestConfig,
     fits: &FoldFits,
+    only: &dyn Fn(&ModelSpec) -> bool,
     cache: &mut dyn UnitCache,
     on_event: &mut dyn FnMut(BacktestEvent),
-) -> Result<BacktestReport> {
+) -> Result<BTreeMap<UnitId, UnitResult>> {
+    cfg.validate()?;
     let setup = prepare_folds(series, cfg)?;
-    let FoldSetup { prepared, plan } = &setup;
+    fit_units_in(&setup, series, panel, cfg, fits, only, cache, on_event)
+}
+
+/// The folds (indices into the plan) on which `spec` is evaluated.
+fn model_folds(spec: &ModelSpec, n_folds: usize) -> std::ops::Range<usize> {
+    match spec {
+        ModelSpec::MultiTask(n) => crate::networks::network_folds(n, n_folds),
+        _ => 0..n_folds,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit_units_in(
+    setup: &FoldSetup<'_>,
+    series: &[SeriesInput],
+    panel: Option<&PanelInput>,
+    cfg: &BacktestConfig,
+    fits: &FoldFits,
+    only: &dyn Fn(&ModelSpec) -> bool,
+    cache: &mut dyn UnitCache,
+    on_event: &mut dyn FnMut(BacktestEvent),
+) -> Result<BTreeMap<UnitId, UnitResult>> {
+    let FoldSetup { prepared, plan } = setup;
     let cross = match &cfg.cross_pair {
         Some(_) => Some(cross_panel(series)?),
         None => None,
@@ -713,16 +764,26 @@ pub fn run_backtest(
         columns.push(Some(idx));
     }
 
-    let model_names: Vec<String> = cfg.models.iter().map(model_name).collect();
-    let total = plan.folds.len() * cfg.models.len() * prepared.len();
+    let n_folds = plan.folds.len();
+    let models: Vec<(&ModelSpec, String)> = cfg
+        .models
+        .iter()
+        .filter(|m| only(m))
+        .map(|m| (m, model_name(m)))
+        .collect();
+    let total: usize = models
+        .iter()
+        .map(|(m, _)| model_folds(m, n_folds).len() * prepared.len())
+        .sum();
     on_event(BacktestEvent::Planned { units: total });
 
-    // results[model][pair][fold]
     let mut results: BTreeMap<UnitId, UnitResult> = BTreeMap::new();
     for (fi, fold) in plan.folds.iter().enumerate() {
         let mut extra: Option<FoldExtra> = None;
-        for (mi, spec) in cfg.models.iter().enumerate() {
-            let mname = &model_names[mi];
+        for (spec, mname) in &models {
+            if !model_folds(spec, n_folds).contains(&fi) {
+                continue;
+            }
             // Reuse what an earlier run completed; fit the rest in parallel across pairs.
             let mut todo = Vec::new();
             for (pi, p) in prepared.iter().enumerate() {
@@ -748,7 +809,7 @@ pub fn run_backtest(
             if (use_usd || cross.is_some()) && extra.is_none() {
                 let fitted = cross.as_ref().map(|c| (c, &fits.cross[&fold.id]));
                 extra = Some(fold_extra(
-                    &setup,
+                    setup,
                     if use_usd { panel } else { None },
                     fitted,
                     fi,
@@ -762,7 +823,19 @@ pub fn run_backtest(
                     let p = &prepared[pi];
                     let e = extra_ref.and_then(|x| x[pi].as_ref());
                     let seed = unit_seed(cfg.seed, &id.model, id.fold, id.pair);
-                    let r = run_unit(p, &p.rows[fi], e, cols, spec, seed, cfg)?;
+                    let r = match spec {
+                        ModelSpec::MultiTask(n) => crate::networks::run_net_unit(
+                            p,
+                            &p.rows[fi],
+                            e,
+                            cols,
+                            n,
+                            seed,
+                            cfg.horizon,
+                            cfg.threshold_quantile,
+                        )?,
+                        _ => run_unit(p, &p.rows[fi], e, cols, spec, seed, cfg)?,
+                    };
                     Ok((id, r))
                 })
                 .collect::<Result<_>>()?;
@@ -776,6 +849,24 @@ pub fn run_backtest(
             }
         }
     }
+    Ok(results)
+}
+
+/// Runs the backtest. `panel` is needed for the USD factor (skipped without it).
+pub fn run_backtest(
+    series: &[SeriesInput],
+    panel: Option<&PanelInput>,
+    cfg: &BacktestConfig,
+    fits: &FoldFits,
+    cache: &mut dyn UnitCache,
+    on_event: &mut dyn FnMut(BacktestEvent),
+) -> Result<BacktestReport> {
+    let setup = prepare_folds(series, cfg)?;
+    let FoldSetup { prepared, plan } = &setup;
+    let use_usd = cfg.usd_factor && panel.is_some();
+    let feature_names = setup.candidate_names(cfg, use_usd);
+    let model_names: Vec<String> = cfg.models.iter().map(model_name).collect();
+    let results = fit_units_in(&setup, series, panel, cfg, fits, &|_| true, cache, on_event)?;
 
     // Trading simulation per unit (cheap) and the reports, twice: the deflated Sharpe ratio
     // needs the variance of the Sharpe ratios of every model tried.
@@ -808,41 +899,58 @@ pub fn run_backtest(
         logs.insert(id, simulate(&markets[pi], &pred, test, &tcfg)?);
     }
     let ceiling = OverlapCeiling::bqx(cfg.window, cfg.horizon);
+    // The multi-task networks' extra heads, pooled over their units.
+    let mut heads: BTreeMap<&str, crate::networks::HeadReport> = BTreeMap::new();
+    for name in &model_names {
+        let fits: Vec<&crate::networks::NetUnitFit> = results
+            .iter()
+            .filter(|(id, r)| &id.model == name && r.fit.skipped.is_none())
+            .filter_map(|(_, r)| r.fit.network.as_ref())
+            .collect();
+        if let Some(h) = crate::networks::head_report(&fits, cfg.horizon, &cfg.bootstrap)? {
+            heads.insert(name, h);
+        }
+    }
+    let outcomes_of = |name: &str, folds: Option<&[u32]>| -> Vec<FoldOutcome<'_>> {
+        results
+            .iter()
+            .filter(|(id, r)| {
+                id.model == name
+                    && r.fit.skipped.is_none()
+                    && folds.is_none_or(|f| f.contains(&id.fold))
+            })
+            .map(|(id, r)| FoldOutcome {
+                pair: id.pair,
+                fold: id.fold,
+                ts: &r.ts,
+                predicted: &r.predicted,
+                actual: &r.actual,
+                train_mean: r.fit.train_mean,
+                trades: logs.get(id),
+            })
+            .collect()
+    };
+    let report_cfg = |trials| ReportConfig {
+        horizon: cfg.horizon,
+        ceiling,
+        bootstrap: cfg.bootstrap,
+        trials,
+    };
     let build = |trials: Option<Trials>| -> Result<Vec<ModelResult>> {
         cfg.models
             .iter()
             .zip(&model_names)
             .map(|(spec, name)| {
-                let outcomes: Vec<FoldOutcome<'_>> = results
-                    .iter()
-                    .filter(|(id, r)| &id.model == name && r.fit.skipped.is_none())
-                    .map(|(id, r)| FoldOutcome {
-                        pair: id.pair,
-                        fold: id.fold,
-                        ts: &r.ts,
-                        predicted: &r.predicted,
-                        actual: &r.actual,
-                        train_mean: r.fit.train_mean,
-                        trades: logs.get(id),
-                    })
-                    .collect();
+                let outcomes = outcomes_of(name, None);
                 let units = results.keys().filter(|id| &id.model == name).count();
-                let report = build_report(
-                    name,
-                    &outcomes,
-                    &ReportConfig {
-                        horizon: cfg.horizon,
-                        ceiling,
-                        bootstrap: cfg.bootstrap,
-                        trials,
-                    },
-                )?;
+                let report = build_report(name, &outcomes, &report_cfg(trials))?;
                 Ok(ModelResult {
                     name: name.clone(),
                     spec: spec.clone(),
                     units,
                     skipped_units: units - outcomes.len(),
                     report,
+                    heads: heads.get(name.as_str()).cloned(),
                 })
             })
             .collect()
@@ -867,6 +975,32 @@ pub fn run_backtest(
         }))?
     } else {
         first
+    };
+    // When a network covers fewer folds than the rest, every model again on its folds.
+    let n_folds = plan.folds.len();
+    let covered = cfg
+        .models
+        .iter()
+        .map(|m| model_folds(m, n_folds))
+        .min_by_key(|r| r.len())
+        .unwrap_or(0..n_folds);
+    let same_units = if covered.len() < n_folds {
+        let folds: Vec<u32> = plan.folds[covered].iter().map(|f| f.id).collect();
+        let models = model_names
+            .iter()
+            .map(|name| {
+                let outcomes = outcomes_of(name, Some(&folds));
+                let report = build_report(name, &outcomes, &report_cfg(None))?;
+                Ok(SameUnitsModel {
+                    name: name.clone(),
+                    units: outcomes.len(),
+                    pooled: report.pooled,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Some(SameUnits { folds, models })
+    } else {
+        None
     };
 
     Ok(BacktestReport {
@@ -905,6 +1039,7 @@ pub fn run_backtest(
         } else {
             Vec::new()
         },
+        same_units,
         models,
         notes: vec![
             "Rows with any missing feature (warm-up) are not used; folds start at the first row where some pair has every feature.".into(),
@@ -1037,6 +1172,7 @@ fn run_unit(
             threshold: 0.0,
             skipped: Some(reason),
             model: None,
+            network: None,
         },
     };
     // Ridge solves the normal equations and needs more rows than features; the same floor for
@@ -1083,6 +1219,7 @@ fn run_unit(
             threshold: threshold.value,
             skipped: None,
             model: Some(report),
+            network: None,
         },
     })
 }

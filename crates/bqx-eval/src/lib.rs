@@ -16,6 +16,8 @@
 //! - [`report`]: per fold / per pair / pooled metric sets and their canonical JSON.
 //! - [`backtest`]: the walk-forward backtest joining features, models and all of the above:
 //!   units (model × fold × pair) fitted on training parts only, resumable through a cache.
+//! - [`networks`]: stage 2.18's networks as backtest units (auxiliary targets, seeds, the
+//!   volatility and regime heads judged against no-change and the majority class).
 //! - [`bootstrap`], [`stats`]: the shared statistical machinery.
 
 pub mod backtest;
@@ -23,6 +25,7 @@ pub mod bootstrap;
 mod error;
 pub mod folds;
 pub mod metrics;
+pub mod networks;
 pub mod report;
 pub mod select;
 pub mod stats;

@@ -332,6 +332,8 @@ pub(crate) fn load(path: &Path, expected_schema_hash: &str) -> Result<(Model, Mo
             )
         }
         ModelSpec::RandomForest(_) => return Err(Error::NotRestorable(ModelKind::RandomForest)),
+        // Saved as network cards (`net::save_network`), not model cards.
+        ModelSpec::MultiTask(_) => return Err(Error::NotRestorable(card.spec.kind())),
         ModelSpec::Mlp(config) => Model::Mlp(load_mlp(&card_path, &card, config.clone())?),
     };
     Ok((model, card))

@@ -37,7 +37,8 @@ pub use lasso::{LassoFit, lasso, lasso_path_entry};
 pub use matrix::{Matrix, select_values};
 pub use mlp::{Mlp, MlpArchitecture, MlpConfig, NamedTensor, TargetScaling};
 pub use model::{
-    DriftForecast, EpochRecord, FitReport, Model, ModelKind, ModelSpec, Regressor, ZeroForecast,
+    DriftForecast, EpochRecord, FitReport, Model, ModelKind, ModelSpec, NetworkUnitSpec, Regressor,
+    ZeroForecast,
 };
 pub use net::{
     Autoencoder, AutoencoderConfig, MultiOutput, MultiTargets, MultiTaskConfig, MultiTaskNet,

@@ -10,6 +10,7 @@ use crate::error::{Error, Result, check_targets};
 use crate::forest::{ForestConfig, RandomForest};
 use crate::matrix::Matrix;
 use crate::mlp::{Mlp, MlpConfig};
+use crate::net::{MultiTaskConfig, Tasks};
 use crate::ridge::{Ridge, RidgeConfig};
 
 /// The model families this crate provides.
@@ -27,16 +28,22 @@ pub enum ModelKind {
     RandomForest,
     /// Multi-layer perceptron (candle).
     Mlp,
+    /// Stage 2.18's multi-task network (candle; BQX, volatility and regime heads).
+    MultiTask,
+    /// Its single-task control (the same trunk, BQX head only).
+    SingleTask,
 }
 
 impl ModelKind {
     /// Every kind, in a stable order.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 7] = [
         ModelKind::Zero,
         ModelKind::Drift,
         ModelKind::Ridge,
         ModelKind::RandomForest,
         ModelKind::Mlp,
+        ModelKind::MultiTask,
+        ModelKind::SingleTask,
     ];
 
     /// Stable snake_case identifier (`"zero"`, `"ridge"`, `"random_forest"`, `"mlp"`).
@@ -47,6 +54,8 @@ impl ModelKind {
             ModelKind::Ridge => "ridge",
             ModelKind::RandomForest => "random_forest",
             ModelKind::Mlp => "mlp",
+            ModelKind::MultiTask => "multitask",
+            ModelKind::SingleTask => "singletask",
         }
     }
 }
@@ -72,6 +81,36 @@ pub enum ModelSpec {
     RandomForest(ForestConfig),
     /// Multi-layer perceptron.
     Mlp(MlpConfig),
+    /// Stage 2.18's multi-task network or its single-task control (`net.tasks`), trained per
+    /// unit with its auxiliary targets by `bqx-eval` (not through [`Model`]).
+    MultiTask(NetworkUnitSpec),
+}
+
+/// A stage-2.18 network as a backtest unit trains it: the network, the seeds whose
+/// predictions are averaged, and the budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkUnitSpec {
+    pub net: MultiTaskConfig,
+    /// Networks trained per unit with seeds `seed, seed + 1, …`; their predictions are
+    /// averaged (default 3).
+    pub seeds: usize,
+    /// At most this many evenly spaced training rows (`None` = all). Neighbouring rows share
+    /// most of their h-bar labels, so spaced rows lose little information.
+    pub max_train_rows: Option<usize>,
+    /// Only the last this-many folds train the network (`None` = every fold).
+    pub last_folds: Option<usize>,
+}
+
+impl Default for NetworkUnitSpec {
+    fn default() -> Self {
+        NetworkUnitSpec {
+            net: MultiTaskConfig::default(),
+            seeds: 3,
+            max_train_rows: None,
+            last_folds: None,
+        }
+    }
 }
 
 impl ModelSpec {
@@ -93,6 +132,10 @@ impl ModelSpec {
             ModelSpec::Ridge(_) => ModelKind::Ridge,
             ModelSpec::RandomForest(_) => ModelKind::RandomForest,
             ModelSpec::Mlp(_) => ModelKind::Mlp,
+            ModelSpec::MultiTask(n) => match n.net.tasks {
+                Tasks::Multi => ModelKind::MultiTask,
+                Tasks::Single => ModelKind::SingleTask,
+            },
         }
     }
 
@@ -103,6 +146,7 @@ impl ModelSpec {
             ModelSpec::Zero | ModelSpec::Drift | ModelSpec::Ridge(_) => None,
             ModelSpec::RandomForest(c) => Some(c.seed),
             ModelSpec::Mlp(c) => Some(c.seed),
+            ModelSpec::MultiTask(n) => Some(n.net.seed),
         }
     }
 
@@ -112,6 +156,7 @@ impl ModelSpec {
             ModelSpec::Zero | ModelSpec::Drift | ModelSpec::Ridge(_) => {}
             ModelSpec::RandomForest(c) => c.seed = seed,
             ModelSpec::Mlp(c) => c.seed = seed,
+            ModelSpec::MultiTask(n) => n.net.seed = seed,
         }
         self
     }
@@ -123,6 +168,18 @@ impl ModelSpec {
             ModelSpec::Ridge(c) => c.validate(),
             ModelSpec::RandomForest(c) => c.validate(),
             ModelSpec::Mlp(c) => c.validate(),
+            ModelSpec::MultiTask(n) => {
+                n.net.validate()?;
+                if n.seeds == 0
+                    || n.max_train_rows.is_some_and(|r| r < 2)
+                    || n.last_folds == Some(0)
+                {
+                    return Err(Error::InvalidConfig(
+                        "network unit: seeds ≥ 1, max_train_rows ≥ 2, last_folds ≥ 1".into(),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -456,6 +513,12 @@ impl Model {
             ModelSpec::Ridge(c) => Model::Ridge(Ridge::new(c)?),
             ModelSpec::RandomForest(c) => Model::RandomForest(RandomForest::new(c)?),
             ModelSpec::Mlp(c) => Model::Mlp(Mlp::new(c)?),
+            ModelSpec::MultiTask(n) => {
+                return Err(Error::InvalidConfig(format!(
+                    "{} trains with its auxiliary targets through bqx-eval's network units, not as a Model",
+                    n.net.name()
+                )));
+            }
         })
     }
 

@@ -513,8 +513,8 @@ fn autoencoder_learns_to_reconstruct_and_its_embedding_separates_a_planted_regim
 
 #[test]
 fn cards_name_the_candle_release_in_cargo_lock() {
-    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
-        .unwrap();
+    let lock =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
     let at = lock.find("name = \"candle-core\"\nversion = \"").unwrap();
     let rest = &lock[at + "name = \"candle-core\"\nversion = \"".len()..];
     let version = &rest[..rest.find('"').unwrap()];
