@@ -150,7 +150,9 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
     };
     assert_eq!(
         names(&again),
-        ["panel", "base", "cross", "select", "backtest"]
+        [
+            "panel", "base", "cross", "embed", "select", "train", "backtest"
+        ]
     );
     let (cross, sel) = (&again["run"]["cross"], &again["run"]["selection"]);
     assert!(cross["folds"].as_u64().unwrap() > 0);
@@ -174,11 +176,86 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert_eq!(models, ["zero", "drift", "ridge", "random_forest", "mlp"]);
+    assert_eq!(
+        models,
+        [
+            "zero",
+            "drift",
+            "ridge",
+            "random_forest",
+            "mlp",
+            "multitask",
+            "singletask"
+        ]
+    );
+    // The networks (quick profile) trained on the last 3 folds only; the report puts every
+    // model on those units, and judges the multi-task network's extra heads.
+    let same = &report["same_units"];
+    let last3: Vec<&serde_json::Value> =
+        folds[folds.len() - 3..].iter().map(|f| &f["id"]).collect();
+    assert_eq!(
+        same["folds"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        last3
+    );
+    for m in same["models"].as_array().unwrap() {
+        assert_eq!(m["units"], 28 * 3, "{}", m["name"]);
+    }
+    let by = |n: &str| {
+        report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == n)
+            .unwrap()
+    };
+    let heads = &by("multitask")["heads"];
+    assert!(heads["vol"]["r2_vs_no_change"].is_number());
+    assert!(heads["regime"]["accuracy"].is_number());
+    let confusion: u64 = heads["regime"]["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()))
+        .sum();
+    assert_eq!(confusion, heads["regime"]["n"].as_u64().unwrap());
+    assert!(by("singletask")["heads"].is_null());
+    let nets = v["run"]["networks"].as_array().unwrap();
+    assert_eq!(nets.len(), 2);
+    for n in nets {
+        assert_eq!(n["units"], 28 * 3);
+        assert_eq!(n["seeds"], 3);
+    }
+    // The embed stage: one autoencoder per network fold, its report and model in the store.
+    let embed = v["run"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "embed")
+        .unwrap();
+    assert_eq!(embed["summary"]["folds"].as_array().unwrap().len(), 3);
+    let again_embed = again["run"]["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "embed")
+        .unwrap();
+    assert_eq!(
+        again_embed["summary"]["reused_folds"], 3,
+        "models reloaded, not retrained"
+    );
+    let models_dir = store.path().join("models").join("embed");
+    let cards = walk_json(&models_dir);
+    assert_eq!(
+        cards,
+        3,
+        "one network card per embedded fold in {}",
+        models_dir.display()
+    );
     for m in report["models"].as_array().unwrap() {
         let pooled = &m["report"]["pooled"];
+        let networks = m["name"] == "multitask" || m["name"] == "singletask";
         assert!(
-            pooled["n_rows"].as_u64().unwrap() > 28 * 3000,
+            pooled["n_rows"].as_u64().unwrap() > if networks { 28 * 200 } else { 28 * 3000 },
             "{}",
             m["name"]
         );
@@ -200,7 +277,9 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
             assert_eq!(v["drift_directional_accuracy"].as_f64().unwrap(), da);
             assert_eq!(v["verdict"], "not_skill");
         } else {
-            assert!(pooled["trading"]["n_decisions"].as_u64().unwrap() > 50);
+            assert!(
+                pooled["trading"]["n_decisions"].as_u64().unwrap() > if networks { 20 } else { 50 }
+            );
             assert!(pooled["trading"]["sharpe_ci"]["lo"].is_number());
         }
     }
@@ -216,4 +295,18 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
         first_json == second_json,
         "the same data, configuration and seed give a byte-identical report"
     );
+}
+
+/// The `.json` files under `dir` (recursively).
+fn walk_json(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            n += walk_json(&p);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            n += 1;
+        }
+    }
+    n
 }

@@ -128,6 +128,7 @@ fn job_notification(job: &JobSnapshot) -> Option<(&'static str, String)> {
 }
 
 fn main() {
+    bqx_app::configure_cpu_threads();
     let store = match bqx_app::resolve_view_store_dir(None) {
         Ok(dir) => dir,
         Err(e) => {

@@ -40,6 +40,14 @@ pub struct BacktestRequest {
     /// Features kept by the selection (default 280).
     #[serde(default)]
     pub select_k: Option<usize>,
+    /// The stage-2.18 networks: a profile of `models/multitask.json` (`quick`, `full`),
+    /// `off`, or a JSON file holding one profile (default `quick`).
+    #[serde(default)]
+    pub networks: Option<String>,
+    /// Stage 2.17's autoencoder: a profile of `models/autoencoder.json` (`quick`, `full`) or
+    /// `off` (default `quick`); its embeddings feed the networks.
+    #[serde(default)]
+    pub embeddings: Option<String>,
 }
 
 /// The features a backtest feeds its models.
@@ -98,6 +106,29 @@ impl BacktestRequest {
         self.features.unwrap_or_default()
     }
 
+    /// The network profile (or file) the run uses.
+    pub fn networks_profile(&self) -> &str {
+        self.networks
+            .as_deref()
+            .unwrap_or(crate::networks::DEFAULT_PROFILE)
+    }
+
+    /// The autoencoder profile the run uses (`off`: no embeddings).
+    pub fn embeddings_profile(&self) -> &str {
+        self.embeddings
+            .as_deref()
+            .unwrap_or(crate::networks::DEFAULT_PROFILE)
+    }
+
+    /// Whether the run trains the stage-2.18 networks.
+    pub fn trains_networks(&self) -> bool {
+        let off = self.networks_profile() == "off";
+        match &self.models {
+            Some(m) => !off && m.iter().any(|n| n == "multitask" || n == "singletask"),
+            None => !off,
+        }
+    }
+
     /// Checks what can be checked before the data is known.
     pub fn check(&self) -> Result<(), AppError> {
         if self.select_k == Some(0) {
@@ -139,8 +170,9 @@ impl BacktestRequest {
         if let Some(seed) = self.seed {
             cfg.seed = seed;
         }
+        let mut all = BacktestConfig::baseline_models();
+        all.extend(crate::networks::network_specs(self.networks_profile())?);
         if let Some(models) = &self.models {
-            let all = BacktestConfig::baseline_models();
             let mut chosen = Vec::new();
             for m in models {
                 let spec = all
@@ -161,6 +193,13 @@ impl BacktestRequest {
                 chosen.push(spec.clone());
             }
             cfg.models = chosen;
+        } else {
+            cfg.models = all;
+        }
+        if self.trains_networks() && self.embeddings_profile() != "off" {
+            cfg.embeddings = Some(crate::networks::autoencoder_config(
+                self.embeddings_profile(),
+            )?);
         }
         cfg.validate()
             .map_err(|e| AppError::new(ErrorCode::InvalidArgument, e.to_string()))?;
@@ -461,6 +500,47 @@ pub(crate) fn eval_key(cfg: &BacktestConfig, data_fp: &str, upstream: Option<&st
         h.update(format!("\nupstream {u}"));
     }
     hex::encode(h.finalize())
+}
+
+/// Fits the units of the models `only` accepts into the store under `eval_key` (the train
+/// stage fits the networks' units this way; the backtest then reuses them), reporting progress
+/// as task `task`. Returns the units and how many were reused.
+pub(crate) fn fit_units_into(
+    store: &mut Store,
+    loaded: &crate::stages::Loaded,
+    fits: &FoldFits,
+    eval_key: &str,
+    only: &dyn Fn(&bqx_models::ModelSpec) -> bool,
+    task: &str,
+    progress: &dyn Progress,
+) -> Result<(BTreeMap<UnitId, UnitResult>, usize), AppError> {
+    let Inputs {
+        keys,
+        series: inputs,
+        panel,
+        ..
+    } = &loaded.inputs;
+    let mut cache = StoreCache {
+        store,
+        eval_key: eval_key.to_string(),
+        keys: keys.iter().map(|k| (k.pair, *k)).collect(),
+        reused: 0,
+    };
+    let units = bqx_eval::backtest::fit_units(
+        inputs,
+        Some(panel),
+        &loaded.cfg,
+        fits,
+        only,
+        &mut cache,
+        &mut |e| match e {
+            BacktestEvent::Planned { units: n } => task_started(progress, task, n as u64, "units"),
+            BacktestEvent::Unit { .. } => task_advanced(progress, task, 1),
+        },
+    )
+    .map_err(eval_err)?;
+    task_finished(progress, task);
+    Ok((units, cache.reused))
 }
 
 /// Runs the backtest inside run `run_id` on the loaded data with the per-fold fits.

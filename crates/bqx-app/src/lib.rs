@@ -9,6 +9,7 @@ mod demo;
 mod error;
 mod export;
 mod ingest;
+mod networks;
 mod panel_features;
 mod pipeline;
 mod progress;
@@ -22,6 +23,7 @@ mod synth;
 use std::path::{Path, PathBuf};
 
 pub use backtest::{AbsentFeature, BacktestOutcome, BacktestRequest, FeatureScope, metric_rows};
+pub use bqx_models::configure_cpu_threads;
 pub use catalog::{FeatureCatalog, feature_catalog};
 pub use decimate::{decimate_minmax, drawdown};
 pub use demo::{DemoReport, demo, embedded_ecb_zip};
@@ -30,6 +32,7 @@ pub use export::{ExportReport, ExportedDataset, export_parquet};
 pub use ingest::{
     FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
 };
+pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
 pub use progress::{NoProgress, Progress, ProgressEvent};
@@ -40,13 +43,14 @@ pub use service::{
     ServiceEvent,
 };
 pub use stages::{
-    CrossSummary, FollowerLeadLag, SelectSummary, StageInfo, check_stages, stage_table,
+    CrossSummary, FollowerLeadLag, NetworkBrief, SelectSummary, StageInfo, check_stages,
+    stage_table,
 };
 pub use status::{StatusReport, status};
 pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 
 pub use bqx_eval::Interval;
-pub use bqx_eval::report::Verdict;
+pub use bqx_eval::report::{SkillVerdict, Verdict};
 pub use bqx_ingest::{FormatChoice, SourceTz};
 pub use bqx_store::{ArtifactRow, LogRow, MetricRow};
 

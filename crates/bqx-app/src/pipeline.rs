@@ -43,6 +43,8 @@ pub struct RunReport {
     pub cross: Option<CrossSummary>,
     /// The feature selection in brief (the whole report is the `selection` artifact).
     pub selection: Option<SelectSummary>,
+    /// Stage 2.18's networks in brief (curves: the registry and the `training` artifact).
+    pub networks: Option<Vec<crate::stages::NetworkBrief>>,
     pub backtest: Option<BacktestOutcome>,
     pub seconds: f64,
 }
@@ -108,6 +110,7 @@ pub fn run_pipeline(
         base: cx.base,
         cross: cx.cross.as_ref().map(|c| c.brief()),
         selection: cx.select.as_ref().map(|s| s.brief()),
+        networks: cx.train.as_ref().map(|t| t.networks.clone()),
         backtest: cx.backtest,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -665,6 +665,12 @@ impl Service {
         std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
     }
 
+    /// The run's network training (`training.json` of the train stage), as stored.
+    pub fn training_report(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let path = self.stage_artifact_path(run_id, "train", "training")?;
+        std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
+    }
+
     /// The run's whole backtest report (the stored JSON), parsed once per file version.
     pub fn backtest_report(&self, run_id: &str) -> Result<Arc<serde_json::Value>, AppError> {
         let path = self.artifact_path(run_id, "report")?;
@@ -702,6 +708,7 @@ impl Service {
                             "skipped_units": m["skipped_units"],
                             "trials": m["report"]["trials"],
                             "pooled": m["report"]["pooled"],
+                            "heads": m["heads"],
                         })
                     })
                     .collect()
@@ -717,6 +724,7 @@ impl Service {
             "notes": r["notes"],
             "n_features": r["features"].as_array().map_or(0, |f| f.len()),
             "models": models,
+            "same_units": r["same_units"],
         }))
     }
 

@@ -137,7 +137,8 @@ struct BacktestArgs {
     /// Horizon h in bars.
     #[arg(long, default_value_t = 60)]
     horizon: usize,
-    /// Comma-separated models: zero, ridge, random_forest, mlp (default: all).
+    /// Comma-separated models: zero, drift, ridge, random_forest, mlp, multitask, singletask
+    /// (default: all).
     #[arg(long, value_delimiter = ',')]
     models: Vec<String>,
     #[arg(long, default_value_t = 42)]
@@ -152,6 +153,14 @@ struct BacktestArgs {
     /// Features the selection keeps (default 280).
     #[arg(long, value_name = "K")]
     select_k: Option<usize>,
+    /// Stage 2.18's networks: a profile of models/multitask.json (quick: last 3 folds, a
+    /// smaller trunk; full: features.md's network on every fold), off, or a JSON profile file.
+    #[arg(long, default_value = "quick", value_name = "PROFILE|off|FILE.json")]
+    networks: String,
+    /// Stage 2.17's autoencoder, whose embeddings the networks also see: a profile of
+    /// models/autoencoder.json (quick, full) or off.
+    #[arg(long, default_value = "quick", value_parser = ["quick", "full", "off"])]
+    embeddings: String,
 }
 
 impl BacktestArgs {
@@ -164,6 +173,8 @@ impl BacktestArgs {
             timeframe: self.timeframe,
             features: Some(bqx_app::FeatureScope::parse(&self.features)?),
             select_k: self.select_k,
+            networks: Some(self.networks),
+            embeddings: Some(self.embeddings),
         })
     }
 }
@@ -277,6 +288,7 @@ fn default_sigpipe() {
 }
 
 fn main() -> ExitCode {
+    bqx_app::configure_cpu_threads();
     let cli = Cli::parse();
     #[cfg(unix)]
     if !matches!(cli.command, Command::Serve { .. }) {

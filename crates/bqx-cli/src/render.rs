@@ -482,6 +482,44 @@ pub fn stage_briefs(r: &RunReport) {
         }
         t.print();
     }
+    if let Some(nets) = &r.networks {
+        println!(
+            "\n== networks (stage 2.18; curves per epoch and head: the registry and training.json)\n"
+        );
+        let mut t = Table::new(&[
+            "network",
+            "units",
+            "skipped",
+            "folds",
+            "seeds",
+            "mean best epoch",
+            "early-stopped",
+        ]);
+        for n in nets {
+            t.row(vec![
+                n.model.clone(),
+                n.units.to_string(),
+                n.skipped_units.to_string(),
+                n.folds.len().to_string(),
+                n.seeds.to_string(),
+                opt(n.mean_best_epoch, 1),
+                n.stopped_early_share.map(pct).unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        t.print();
+    }
+}
+
+fn verdict_cell(v: Option<&bqx_app::SkillVerdict>) -> String {
+    v.map(|v| {
+        let bar = pct(v.directional_accuracy_bar);
+        if matches!(v.verdict, bqx_app::Verdict::Skill) {
+            format!("skill ({bar})")
+        } else {
+            format!("not skill ({bar})")
+        }
+    })
+    .unwrap_or_else(|| "n/a (no direction)".into())
 }
 
 fn pct(x: f64) -> String {
@@ -615,17 +653,7 @@ pub fn backtest(o: &BacktestOutcome) {
             tr.map(|x| format!("{}/{}", x.n_active, x.n_decisions))
                 .unwrap_or_else(|| "-".into()),
             opt(tr.and_then(|x| x.deflated.as_ref().map(|d| d.dsr)), 2),
-            p.verdict
-                .as_ref()
-                .map(|v| {
-                    let bar = pct(v.directional_accuracy_bar);
-                    if matches!(v.verdict, bqx_app::Verdict::Skill) {
-                        format!("skill ({bar})")
-                    } else {
-                        format!("not skill ({bar})")
-                    }
-                })
-                .unwrap_or_else(|| "n/a (no direction)".into()),
+            verdict_cell(p.verdict.as_ref()),
         ]);
     }
     t.print();
@@ -644,6 +672,85 @@ pub fn backtest(o: &BacktestOutcome) {
             l.chance_share * l.pairs as f64,
             l.chance_share * l.pair_folds as f64
         );
+    }
+    if let Some(same) = &r.same_units {
+        println!(
+            "\nthe networks trained on the last {} folds only; every model on those same units (pooled):",
+            same.folds.len()
+        );
+        let mut t = Table::new(&[
+            "model",
+            "units",
+            "rows",
+            "R² vs mean",
+            "dir. accuracy",
+            "95% CI",
+            "Sharpe",
+            "verdict (DA bar)",
+        ]);
+        for m in &same.models {
+            let p = &m.pooled;
+            let dir = p.direction.as_ref();
+            t.row(vec![
+                m.name.clone(),
+                m.units.to_string(),
+                p.n_rows.to_string(),
+                opt(p.regression.as_ref().and_then(|x| x.r2_vs_train_mean), 4),
+                if m.name == "zero" {
+                    "n/a".into()
+                } else {
+                    dir.map(|d| pct(d.accuracy)).unwrap_or_else(|| "-".into())
+                },
+                if m.name == "zero" {
+                    String::new()
+                } else {
+                    ci(dir.and_then(|d| d.bootstrap.or(Some(d.wilson))), pct)
+                },
+                opt(p.trading.as_ref().and_then(|x| x.sharpe), 2),
+                verdict_cell(p.verdict.as_ref()),
+            ]);
+        }
+        t.print();
+    }
+    for m in &r.models {
+        let Some(h) = &m.heads else { continue };
+        println!("\n{}'s extra heads (pooled test rows):", m.name);
+        if let Some(v) = &h.vol {
+            println!(
+                "  volatility: R² vs the no-change forecast {} {} over {} rows (MAE {:.3e} vs {:.3e} for no change)",
+                opt(v.r2_vs_no_change, 3),
+                ci(v.r2_interval, |x| format!("{x:.3}")),
+                v.n,
+                v.mae,
+                v.mae_no_change
+            );
+        }
+        if let Some(g) = &h.regime {
+            println!(
+                "  regime: accuracy {} {} vs {} for the majority class; macro-F1 {} {} vs {}",
+                pct(g.accuracy),
+                ci(g.accuracy_interval, pct),
+                pct(g.majority_accuracy),
+                opt(Some(g.macro_f1), 3),
+                ci(g.macro_f1_interval, |x| format!("{x:.3}")),
+                opt(Some(g.majority_macro_f1), 3)
+            );
+            let mut t = Table::new(&[
+                "actual \\ predicted",
+                "strong down",
+                "down",
+                "flat",
+                "up",
+                "strong up",
+            ]);
+            for (k, row) in g.confusion.iter().enumerate() {
+                let mut cells =
+                    vec![["strong down", "down", "flat", "up", "strong up"][k].to_string()];
+                cells.extend(row.iter().map(|c| c.to_string()));
+                t.row(cells);
+            }
+            t.print();
+        }
     }
     println!("\nper pair: directional accuracy [95% CI] and Sharpe, by model:");
     let mut head = vec!["pair".to_string()];

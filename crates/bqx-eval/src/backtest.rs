@@ -77,6 +77,10 @@ pub struct BacktestConfig {
     /// Feed the models only the features selected per fold ([`FoldFits::selected`]).
     #[serde(default)]
     pub selection: Option<crate::select::SelectConfig>,
+    /// Stage 2.17: the autoencoder whose embeddings ([`FoldFits::embeddings`]) the stage-2.18
+    /// networks also see (the baselines do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<bqx_models::net::AutoencoderConfig>,
 }
 
 impl BacktestConfig {
@@ -95,6 +99,7 @@ impl BacktestConfig {
             usd_factor: true,
             cross_pair: None,
             selection: None,
+            embeddings: None,
         }
     }
 
@@ -102,7 +107,7 @@ impl BacktestConfig {
     /// the validation tail; a random forest of 20 trees of depth ≤ 6 with ≥ 20 rows per leaf,
     /// on at most 1,500 evenly spaced training rows (neighbouring rows share most of their
     /// h-bar label, so more rows or deeper trees mostly memorize); an MLP 32 → 16 with
-    /// dropout 0.1 and early stopping (patience 4, ≤ 20 epochs).
+    /// dropout 0.1 and early stopping (patience 4, ≤ 20 epochs), read from `models/mlp.json`.
     pub fn baseline_models() -> Vec<ModelSpec> {
         vec![
             ModelSpec::Zero,
@@ -116,14 +121,7 @@ impl BacktestConfig {
                 max_train_rows: Some(1_500),
                 ..bqx_models::ForestConfig::default()
             }),
-            ModelSpec::Mlp(bqx_models::MlpConfig {
-                hidden: vec![32, 16],
-                dropout: 0.1,
-                batch_size: 512,
-                max_epochs: 20,
-                patience: 4,
-                ..bqx_models::MlpConfig::default()
-            }),
+            ModelSpec::Mlp(mlp_baseline()),
         ]
     }
 
@@ -159,6 +157,17 @@ impl BacktestConfig {
         }
         self.bootstrap.validate()
     }
+}
+
+/// The MLP baseline's configuration, from the top-level `models/mlp.json`.
+pub fn mlp_baseline() -> bqx_models::MlpConfig {
+    #[derive(Deserialize)]
+    struct MlpFile {
+        config: bqx_models::MlpConfig,
+    }
+    let f: MlpFile = serde_json::from_str(include_str!("../../../models/mlp.json"))
+        .expect("models/mlp.json parses (tested)");
+    f.config
 }
 
 /// The name a model has in reports and in the store (`zero`, `ridge`, `random_forest`, `mlp`).
@@ -436,6 +445,8 @@ pub type FoldExtra = Vec<Option<FoldColumns>>;
 pub struct FoldFits {
     pub cross: BTreeMap<u32, FittedParams<CrossParams>>,
     pub selected: BTreeMap<u32, Vec<String>>,
+    /// Stage 2.17's embedding columns per fold and pair ([`crate::embed::fold_embeddings`]).
+    pub embeddings: BTreeMap<u32, std::sync::Arc<FoldExtra>>,
 }
 
 /// The series checked, their targets, the fold plan and each series' fold rows: what every
@@ -815,8 +826,49 @@ fn fit_units_in(
                     fi,
                 )?);
             }
-            let extra_ref = extra.as_ref();
-            let cols = columns[fi].as_deref();
+            // The stage-2.18 networks also see the fold's embeddings (appended after the
+            // other columns), when the run has them.
+            let with_emb = matches!(spec, ModelSpec::MultiTask(_)) && cfg.embeddings.is_some();
+            let (net_extra, net_cols): (Option<FoldExtra>, Option<Vec<usize>>) = if with_emb {
+                let emb = fits.embeddings.get(&fold.id).ok_or_else(|| {
+                    invalid(
+                        "embeddings",
+                        format!("fold {}: the embed stage has not run", fold.id),
+                    )
+                })?;
+                let joined: FoldExtra = (0..prepared.len())
+                    .map(|pi| {
+                        crate::embed::join_columns(
+                            extra.as_ref().and_then(|x| x[pi].as_ref()),
+                            emb.get(pi).and_then(Option::as_ref),
+                        )
+                    })
+                    .collect();
+                let stored = prepared.first().map_or(0, |p| p.input.columns.len());
+                let n_extra = extra
+                    .as_ref()
+                    .and_then(|x| x.iter().flatten().next())
+                    .map_or(0, |e| e.m.n_cols());
+                let n_emb = emb.iter().flatten().next().map_or(0, |e| e.m.n_cols());
+                let cols = columns[fi].as_ref().map(|c| {
+                    let mut c = c.clone();
+                    c.extend(stored + n_extra..stored + n_extra + n_emb);
+                    c
+                });
+                (Some(joined), cols)
+            } else {
+                (None, None)
+            };
+            let extra_ref = if with_emb {
+                net_extra.as_ref()
+            } else {
+                extra.as_ref()
+            };
+            let cols = if with_emb {
+                net_cols.as_deref()
+            } else {
+                columns[fi].as_deref()
+            };
             let fitted: Vec<(UnitId, UnitResult)> = todo
                 .into_par_iter()
                 .map(|(pi, id)| {
@@ -1222,4 +1274,15 @@ fn run_unit(
             network: None,
         },
     })
+}
+
+#[cfg(test)]
+mod mlp_file_tests {
+    #[test]
+    fn the_mlp_baseline_comes_from_the_models_folder() {
+        let c = super::mlp_baseline();
+        assert_eq!(c.hidden, vec![32, 16]);
+        assert_eq!((c.dropout, c.max_epochs, c.patience), (0.1, 20, 4));
+        c.validate().unwrap();
+    }
 }

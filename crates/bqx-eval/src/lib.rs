@@ -16,12 +16,16 @@
 //! - [`report`]: per fold / per pair / pooled metric sets and their canonical JSON.
 //! - [`backtest`]: the walk-forward backtest joining features, models and all of the above:
 //!   units (model × fold × pair) fitted on training parts only, resumable through a cache.
+//! - [`embed`]: stage 2.17 per fold — the pooled autoencoder read row batch by row batch
+//!   from the feature columns, its embeddings, and their interpretation (k-means, silhouette,
+//!   cluster profiles, 2-D projection, reconstruction error per family).
 //! - [`networks`]: stage 2.18's networks as backtest units (auxiliary targets, seeds, the
 //!   volatility and regime heads judged against no-change and the majority class).
 //! - [`bootstrap`], [`stats`]: the shared statistical machinery.
 
 pub mod backtest;
 pub mod bootstrap;
+pub mod embed;
 mod error;
 pub mod folds;
 pub mod metrics;

@@ -424,7 +424,7 @@ pub(crate) fn head_report(
 }
 
 /// The folds (indices into the plan) a network spec trains on.
-pub(crate) fn network_folds(spec: &NetworkUnitSpec, n_folds: usize) -> Range<usize> {
+pub fn network_folds(spec: &NetworkUnitSpec, n_folds: usize) -> Range<usize> {
     match spec.last_folds {
         Some(k) => n_folds.saturating_sub(k)..n_folds,
         None => 0..n_folds,

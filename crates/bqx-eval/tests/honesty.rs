@@ -117,6 +117,7 @@ fn config() -> BacktestConfig {
         usd_factor: true,
         cross_pair: None,
         selection: None,
+        embeddings: None,
     }
 }
 

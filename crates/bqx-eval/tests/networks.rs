@@ -102,6 +102,7 @@ fn config(models: Vec<ModelSpec>) -> BacktestConfig {
         usd_factor: false,
         cross_pair: None,
         selection: None,
+        embeddings: None,
     }
 }
 

@@ -46,7 +46,7 @@ pub const ROUTES: &[RouteDoc] = &[
         summary: "Start or resume a run of the pipeline",
         query: &[],
         body: Some(
-            "StartRun: {stages?: [str], models?: [str], seed?: int, window?: int, horizon?: int, features?: \"base\"|\"cross\"|\"selected\", select_k?: int}",
+            "StartRun: {stages?: [str], models?: [str], seed?: int, window?: int, horizon?: int, features?: \"base\"|\"cross\"|\"selected\", select_k?: int, networks?: \"quick\"|\"full\"|\"off\", embeddings?: \"quick\"|\"full\"|\"off\"}",
         ),
         response: "Job",
     },
@@ -141,6 +141,14 @@ pub const ROUTES: &[RouteDoc] = &[
         query: &[],
         body: None,
         response: "SelectionReport",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/training",
+        summary: "Stage 2.18 per network, pair and fold: every seed's per-epoch losses per head, the kept epoch, the regime cut-offs and the rows used",
+        query: &[],
+        body: None,
+        response: "[TrainingUnit]",
     },
     RouteDoc {
         method: "get",

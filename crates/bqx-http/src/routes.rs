@@ -128,6 +128,7 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/runs/{id}/equity", get(equity))
         .route("/runs/{id}/crosspair", get(crosspair))
         .route("/runs/{id}/selection", get(selection))
+        .route("/runs/{id}/training", get(training))
         .route("/runs/{id}/predictions", get(predictions))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -351,6 +352,10 @@ struct StartRun {
     /// `base`, `cross` or `selected` (default).
     features: Option<String>,
     select_k: Option<usize>,
+    /// A network profile (`quick`, `full`) or `off` (files only from the CLI).
+    networks: Option<String>,
+    /// An autoencoder profile (`quick`, `full`) or `off`.
+    embeddings: Option<String>,
 }
 
 async fn start_run(
@@ -371,6 +376,29 @@ async fn start_run(
                 .map(bqx_app::FeatureScope::parse)
                 .transpose()?,
             select_k: body.select_k,
+            networks: match body.networks {
+                Some(n) if n != "off" && !bqx_app::profile_names().contains(&n) => {
+                    return Err(bqx_app::AppError::new(
+                        bqx_app::ErrorCode::InvalidArgument,
+                        format!(
+                            "unknown network profile '{n}' (profiles: {}, off)",
+                            bqx_app::profile_names().join(", ")
+                        ),
+                    )
+                    .into());
+                }
+                n => n,
+            },
+            embeddings: match body.embeddings {
+                Some(e) if !["quick", "full", "off"].contains(&e.as_str()) => {
+                    return Err(bqx_app::AppError::new(
+                        bqx_app::ErrorCode::InvalidArgument,
+                        format!("unknown embeddings profile '{e}' (quick, full, off)"),
+                    )
+                    .into());
+                }
+                e => e,
+            },
         },
     };
     let job = st.service.start_run(req)?;
@@ -481,6 +509,11 @@ fn json_bytes(bytes: Vec<u8>) -> Response {
 async fn crosspair(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = st.service.clone();
     Ok(json_bytes(blocking(move || s.crosspair_report(&id)).await?))
+}
+
+async fn training(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = st.service.clone();
+    Ok(json_bytes(blocking(move || s.training_report(&id)).await?))
 }
 
 async fn selection(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -48,13 +48,18 @@ FACTORS = 16
 
 
 def synthetic(rows: int, seed: int) -> torch.Tensor:
+    """Raw (unstandardized) rows as float32, generated in float64 chunks (bounds peak memory)."""
     g = torch.Generator().manual_seed(seed)
     loading = torch.randn(FACTORS, FEATURES, generator=g, dtype=torch.float64) / FACTORS**0.5
     offset = torch.rand(FEATURES, generator=g, dtype=torch.float64) * 4.0 - 2.0
     scale = torch.rand(FEATURES, generator=g, dtype=torch.float64) * 2.9 + 0.1
-    z = torch.randn(rows, FACTORS, generator=g, dtype=torch.float64)
-    noise = torch.randn(rows, FEATURES, generator=g, dtype=torch.float64)
-    return offset + scale * (z @ loading + 0.5 * noise)
+    out = torch.empty(rows, FEATURES, dtype=torch.float32)
+    for i in range(0, rows, 8192):
+        n = min(8192, rows - i)
+        z = torch.randn(n, FACTORS, generator=g, dtype=torch.float64)
+        noise = torch.randn(n, FEATURES, generator=g, dtype=torch.float64)
+        out[i : i + n] = offset + scale * (z @ loading + 0.5 * noise)
+    return out
 
 
 def block(n_in: int, n_out: int, dropout: float) -> nn.Sequential:
@@ -90,10 +95,9 @@ def main() -> None:
     torch.manual_seed(a.seed)
 
     t = time.perf_counter()
-    x64 = synthetic(a.rows, a.seed)
-    mean, std = x64.mean(0), x64.std(0, unbiased=False)
-    x = ((x64 - mean) / std).to(torch.float32).contiguous()
-    del x64
+    x = synthetic(a.rows, a.seed)
+    mean, std = x.mean(0), x.std(0, unbiased=False)
+    x = ((x - mean) / std).contiguous()
     gen_s = time.perf_counter() - t
 
     model = autoencoder(FEATURES)

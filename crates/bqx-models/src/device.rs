@@ -37,6 +37,26 @@ impl DeviceChoice {
     }
 }
 
+/// Turns off candle's spin-barrier pool for element-wise CPU operations (sets
+/// `CANDLE_NUM_THREADS=1` unless the user set it), keeping matrix products multi-threaded
+/// (they use rayon's pool, sized by `RAYON_NUM_THREADS`).
+///
+/// Why: candle 0.11 splits every element-wise operation of ≥ 64 Ki elements over a pool of
+/// threads that spin while they wait. Our networks run one per pair in parallel on rayon, so
+/// those spinning threads compete with real work; on the 2-core machine the multi-task
+/// network's training ran at 2,665 samples/s with the pool and 23,766 samples/s without it
+/// (`multitask_throughput 3500 280 10`, trunk 256 → 128; same losses bit for bit).
+///
+/// Call it first thing in `main`, before any thread is started (it changes the process
+/// environment) and before the first network runs (candle reads the variable once).
+#[allow(unsafe_code)] // std::env::set_var: sound before other threads exist (see above).
+pub fn configure_cpu_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: called at the start of `main`, before any other thread exists.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
+}
+
 /// A short name of the device the networks would use for `choice` (`"cpu"`, `"cuda:0"`…).
 pub fn device_name(choice: DeviceChoice) -> Result<String> {
     Ok(match choice.device()? {

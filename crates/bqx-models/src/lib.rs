@@ -30,7 +30,7 @@ mod ridge;
 mod scaler;
 
 pub use checkpoint::{CardMeta, ModelCard, RidgeCard, SavedModel, WeightsFile};
-pub use device::{DeviceChoice, device_name};
+pub use device::{DeviceChoice, configure_cpu_threads, device_name};
 pub use error::{Error, Result};
 pub use forest::{ForestConfig, RandomForest};
 pub use lasso::{LassoFit, lasso, lasso_path_entry};

@@ -30,8 +30,8 @@ pub use features::{
     FeatureWrite, StoredFeatures, feature_table_name,
 };
 pub use registry::{
-    ArtifactRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow, RunStatus,
-    StageRow,
+    ArtifactRow, CurveRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow,
+    RunStatus, StageRow,
 };
 
 /// File names inside a store directory.

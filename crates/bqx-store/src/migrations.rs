@@ -44,6 +44,7 @@ pub const STORE: &[Migration] = &[
 pub const REGISTRY: &[Migration] = &[
     migration!("registry", 1, "0001_runs.sql"),
     migration!("registry", 2, "0002_eval.sql"),
+    migration!("registry", 3, "0003_training.sql"),
 ];
 
 /// The SQL that creates the version table (same text for both engines).

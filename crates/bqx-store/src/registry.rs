@@ -210,6 +210,11 @@ impl RegistryReader {
         read_metrics(&self.conn, run_id)
     }
 
+    /// A run's training curves, ordered by model, pair, fold, seed and epoch.
+    pub fn training_curves(&self, run_id: &str) -> Result<Vec<CurveRow>> {
+        read_curves(&self.conn, run_id)
+    }
+
     pub fn artifacts(&self, run_id: &str) -> Result<Vec<ArtifactRow>> {
         read_artifacts(&self.conn, run_id)
     }
@@ -416,6 +421,59 @@ pub struct MetricRow {
     pub hi: Option<f64>,
 }
 
+/// One epoch of a network's training (see `migrations/registry/0003_training.sql`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CurveRow {
+    pub stage: String,
+    pub model: String,
+    pub pair: Option<String>,
+    pub fold: u32,
+    pub seed: u64,
+    pub epoch: u32,
+    pub learning_rate: Option<f64>,
+    pub train_total: Option<f64>,
+    pub train_bqx: Option<f64>,
+    pub train_vol: Option<f64>,
+    pub train_regime: Option<f64>,
+    pub valid_total: Option<f64>,
+    pub valid_bqx: Option<f64>,
+    pub valid_vol: Option<f64>,
+    pub valid_regime: Option<f64>,
+    pub valid_bqx_mae: Option<f64>,
+    pub best: bool,
+}
+
+fn read_curves(conn: &rusqlite::Connection, run_id: &str) -> Result<Vec<CurveRow>> {
+    let mut st = conn.prepare(
+        "SELECT stage, model, pair, fold, seed, epoch, learning_rate, train_total, train_bqx, \
+         train_vol, train_regime, valid_total, valid_bqx, valid_vol, valid_regime, \
+         valid_bqx_mae, best FROM training_curves WHERE run_id = ?1 \
+         ORDER BY model, pair, fold, seed, epoch",
+    )?;
+    let rows = st.query_map([run_id], |r| {
+        Ok(CurveRow {
+            stage: r.get(0)?,
+            model: r.get(1)?,
+            pair: r.get(2)?,
+            fold: r.get(3)?,
+            seed: r.get::<_, i64>(4)? as u64,
+            epoch: r.get(5)?,
+            learning_rate: r.get(6)?,
+            train_total: r.get(7)?,
+            train_bqx: r.get(8)?,
+            train_vol: r.get(9)?,
+            train_regime: r.get(10)?,
+            valid_total: r.get(11)?,
+            valid_bqx: r.get(12)?,
+            valid_vol: r.get(13)?,
+            valid_regime: r.get(14)?,
+            valid_bqx_mae: r.get(15)?,
+            best: r.get::<_, i64>(16)? != 0,
+        })
+    })?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
 /// A file a stage wrote (path relative to the store directory).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ArtifactRow {
@@ -483,6 +541,48 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records training curves (one transaction).
+    pub fn record_training_curves(&mut self, run_id: &str, rows: &[CurveRow]) -> Result<()> {
+        let tx = self.registry.transaction()?;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO training_curves (run_id, stage, model, pair, fold, seed, epoch, \
+                 learning_rate, train_total, train_bqx, train_vol, train_regime, valid_total, \
+                 valid_bqx, valid_vol, valid_regime, valid_bqx_mae, best) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            for c in rows {
+                st.execute(rusqlite::params![
+                    run_id,
+                    c.stage,
+                    c.model,
+                    c.pair,
+                    c.fold,
+                    c.seed as i64,
+                    c.epoch,
+                    finite(c.learning_rate),
+                    finite(c.train_total),
+                    finite(c.train_bqx),
+                    finite(c.train_vol),
+                    finite(c.train_regime),
+                    finite(c.valid_total),
+                    finite(c.valid_bqx),
+                    finite(c.valid_vol),
+                    finite(c.valid_regime),
+                    finite(c.valid_bqx_mae),
+                    i64::from(c.best),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A run's training curves.
+    pub fn training_curves(&self, run_id: &str) -> Result<Vec<CurveRow>> {
+        read_curves(&self.registry, run_id)
     }
 
     /// A run's metrics, in the order they were recorded.

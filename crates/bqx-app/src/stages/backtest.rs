@@ -10,22 +10,32 @@ use crate::backtest::backtest_with;
 
 pub(crate) struct BacktestStage;
 
+/// The keys of the per-fold stages whose fits the units read (select, else cross; and embed):
+/// part of the units' key, shared by the train stage and the backtest.
+pub(crate) fn upstream_key(cx: &StageCx<'_>) -> Option<String> {
+    let base = cx
+        .select
+        .as_ref()
+        .map(|s| s.key.clone())
+        .or_else(|| cx.cross.as_ref().map(|c| c.key.clone()));
+    match (&base, &cx.embed) {
+        (_, Some(e)) => Some(format!("{} embed {}", base.unwrap_or_default(), e.key)),
+        _ => base,
+    }
+}
+
 impl Stage for BacktestStage {
     fn name(&self) -> &'static str {
         "backtest"
     }
     fn depends_on(&self) -> &'static [&'static str] {
-        &["select"]
+        &["select", "embed", "train"]
     }
     fn about(&self) -> &'static str {
         "purged walk-forward backtest of every model beside the baselines"
     }
     fn fingerprint(&self, cx: &mut StageCx<'_>, store: &mut Store) -> Result<String, AppError> {
-        let upstream = cx
-            .select
-            .as_ref()
-            .map(|s| s.key.clone())
-            .or_else(|| cx.cross.as_ref().map(|c| c.key.clone()));
+        let upstream = upstream_key(cx);
         let l = cx.loaded(store)?;
         Ok(crate::backtest::eval_key(
             &l.cfg,

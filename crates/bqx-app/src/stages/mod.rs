@@ -8,8 +8,12 @@
 mod backtest;
 mod base;
 mod cross;
+mod embed;
 mod panel;
 mod select;
+mod train;
+
+pub use train::NetworkBrief;
 
 use std::collections::BTreeMap;
 
@@ -129,17 +133,9 @@ pub(crate) static STAGE_TABLE: &[&dyn Stage] = &[
     &panel::PanelStage,
     &base::BaseStage,
     &cross::CrossStage,
-    &Planned {
-        name: "embed",
-        depends_on: &["cross"],
-        about: "2.17 autoencoder embeddings, fitted per fold (not built yet)",
-    },
+    &embed::EmbedStage,
     &select::SelectStage,
-    &Planned {
-        name: "train",
-        depends_on: &["select"],
-        about: "2.18 multi-task network (not built yet)",
-    },
+    &train::TrainStage,
     &backtest::BacktestStage,
     &Planned {
         name: "online",
@@ -280,6 +276,8 @@ pub(crate) struct StageCx<'a> {
     pub loaded: Option<Loaded>,
     pub cross: Option<CrossDone>,
     pub select: Option<SelectDone>,
+    pub embed: Option<embed::EmbedDone>,
+    pub train: Option<train::TrainDone>,
     pub backtest: Option<BacktestOutcome>,
 }
 
@@ -293,6 +291,8 @@ impl<'a> StageCx<'a> {
             loaded: None,
             cross: None,
             select: None,
+            embed: None,
+            train: None,
             backtest: None,
         }
     }
@@ -340,6 +340,11 @@ impl<'a> StageCx<'a> {
                         .map(|f| (f.fold, f.selected.clone()))
                         .collect()
                 })
+                .unwrap_or_default(),
+            embeddings: self
+                .embed
+                .as_ref()
+                .map(|e| e.columns.clone())
                 .unwrap_or_default(),
         }
     }
