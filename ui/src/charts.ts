@@ -8,6 +8,7 @@ import {
   GridComponent,
   LegendComponent,
   MarkLineComponent,
+  MarkPointComponent,
   TooltipComponent,
   VisualMapComponent,
 } from 'echarts/components';
@@ -25,6 +26,7 @@ import type {
   FoldMetrics,
   PipelineStage,
   PriceSeries,
+  SeedCurve,
 } from './types';
 
 echarts.use([
@@ -38,6 +40,7 @@ echarts.use([
   GridComponent,
   LegendComponent,
   MarkLineComponent,
+  MarkPointComponent,
   TooltipComponent,
   VisualMapComponent,
   CanvasRenderer,
@@ -703,5 +706,59 @@ export function stabilityBars(el: HTMLElement, rows: FeatureStability[], folds: 
         },
       },
     ],
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training curves of a network unit: one line per seed and split, the kept epoch marked.
+
+/** Which loss a training chart shows. */
+export type CurveHead = 'total' | 'bqx' | 'vol' | 'regime';
+
+const SEED_COLORS = ['#3b82f6', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc2626'];
+
+export function trainingCurves(el: HTMLElement, curves: SeedCurve[], head: CurveHead): void {
+  const series: Record<string, unknown>[] = [];
+  curves.forEach((c, k) => {
+    const color = SEED_COLORS[k % SEED_COLORS.length];
+    const train = c.epochs.map((e) => [e.epoch, e.train[head]]);
+    const valid = c.epochs.filter((e) => e.valid).map((e) => [e.epoch, e.valid ? e.valid[head] : null]);
+    series.push({
+      name: `seed ${c.seed} train`,
+      type: 'line',
+      data: train,
+      symbol: 'none',
+      lineStyle: { color, width: 1.2 },
+      itemStyle: { color },
+    });
+    series.push({
+      name: `seed ${c.seed} validation`,
+      type: 'line',
+      data: valid,
+      symbol: 'none',
+      lineStyle: { color, width: 1.2, type: 'dashed' },
+      itemStyle: { color },
+      markPoint: {
+        symbol: 'circle',
+        symbolSize: 8,
+        label: { show: false },
+        data: c.epochs
+          .filter((e) => e.epoch === c.best_epoch && e.valid)
+          .map((e) => ({ name: 'kept', coord: [e.epoch, e.valid ? e.valid[head] : null] })),
+      },
+    });
+  });
+  mount(el, {
+    tooltip: { ...richTooltip, trigger: 'axis', valueFormatter: (v: number) => fixed(v, 4) },
+    legend: { type: 'scroll', bottom: 0 },
+    grid: { left: 64, right: 24, top: 28, bottom: 56 },
+    xAxis: { type: 'value', name: 'epoch', minInterval: 1, nameLocation: 'middle', nameGap: 24 },
+    yAxis: {
+      type: 'value',
+      scale: true,
+      name: head === 'regime' ? 'cross-entropy (nats)' : 'MSE (standardized)',
+      nameTextStyle: { align: 'left' },
+    },
+    series,
   });
 }

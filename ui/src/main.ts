@@ -11,6 +11,7 @@ import { pipelinePage } from './pages/pipeline';
 import { dataPage } from './pages/data';
 import { backtestPage } from './pages/backtest';
 import { crosspairPage } from './pages/crosspair';
+import { trainingPage } from './pages/training';
 import { runsPage } from './pages/runs';
 
 captureToken();
@@ -20,6 +21,7 @@ const ROUTES: { id: string; label: string; page: Page }[] = [
   { id: 'data', label: 'Data', page: dataPage },
   { id: 'backtest', label: 'Backtest', page: backtestPage },
   { id: 'crosspair', label: 'Cross-pair', page: crosspairPage },
+  { id: 'training', label: 'Training', page: trainingPage },
   { id: 'runs', label: 'Runs', page: runsPage },
 ];
 

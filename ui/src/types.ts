@@ -226,6 +226,75 @@ export interface BacktestModel {
   skipped_units: number;
   trials: unknown;
   pooled: MetricSet;
+  /** A multi-task network's volatility and regime heads. */
+  heads?: HeadReport | null;
+}
+
+export interface Interval {
+  lo: number;
+  hi: number;
+}
+
+export interface HeadReport {
+  vol: {
+    n: number;
+    r2_vs_no_change: number | null;
+    r2_interval: Interval | null;
+    mae: number;
+    mae_no_change: number;
+  } | null;
+  regime: {
+    n: number;
+    accuracy: number;
+    accuracy_interval: Interval | null;
+    majority_accuracy: number;
+    macro_f1: number;
+    macro_f1_interval: Interval | null;
+    majority_macro_f1: number;
+    /** `confusion[actual][predicted]`, strong down … strong up. */
+    confusion: number[][];
+  } | null;
+}
+
+/** Every model on the units the networks trained on (when they cover only the last folds). */
+export interface SameUnits {
+  folds: number[];
+  models: { name: string; units: number; pooled: MetricSet }[];
+}
+
+export interface HeadLosses {
+  total: number;
+  bqx: number;
+  vol: number | null;
+  regime: number | null;
+}
+
+export interface HeadEpoch {
+  epoch: number;
+  learning_rate: number;
+  train: HeadLosses;
+  valid: HeadLosses | null;
+  valid_bqx_mae: number | null;
+}
+
+export interface SeedCurve {
+  seed: number;
+  best_epoch: number;
+  stopped_early: boolean;
+  epochs: HeadEpoch[];
+}
+
+/** One network unit of the run's `training` artifact (`GET /runs/{id}/training`). */
+export interface TrainingUnit {
+  model: string;
+  pair: string;
+  fold: number;
+  n_train: number;
+  n_valid: number;
+  n_train_used: number;
+  regime_cuts: number[];
+  majority_class: number;
+  curves: SeedCurve[];
 }
 
 export interface BacktestSummary {
@@ -237,6 +306,7 @@ export interface BacktestSummary {
   notes: string[];
   n_features: number;
   models: BacktestModel[];
+  same_units?: SameUnits | null;
 }
 
 export interface PairMetrics {
