@@ -389,6 +389,90 @@ async function runsPage(page) {
   await shot(page, 'run-detail-light');
 }
 
+async function runsWithKind(kind) {
+  const runs = await apiGet('/api/v1/runs?limit=100');
+  const out = [];
+  for (const r of runs) {
+    if (r.kind === 'ingest' || r.kind === 'synth') continue;
+    const d = await apiGet(`/api/v1/runs/${encodeURIComponent(r.run_id)}`);
+    if ((d.artifacts ?? []).some((a) => a.kind === kind)) out.push(r);
+  }
+  return out;
+}
+
+async function trainingPage(page) {
+  const runs = await runsWithKind('training');
+  if (runs.length === 0) {
+    await visible(page, tid('training-empty'));
+    check(false, 'training: the store has no run with a training artifact (run `bqx demo` first)');
+    return;
+  }
+  const runId = runs[0].run_id;
+  const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
+  const units = await apiGet(`${base}/training`);
+  const bt = await apiGet(`${base}/backtest`);
+  check(units.length > 0, 'training: the artifact lists units');
+  eq(await page.inputValue(tid('tr-run')), runId, 'training: the newest run with a training artifact');
+  eq(await page.inputValue(tid('tr-network')), 'multitask', 'training: default network');
+  const pairs = new Set(units.filter((u) => u.model === 'multitask').map((u) => u.pair));
+  eq(await page.locator(`${tid('tr-pair')} option`).count(), pairs.size, 'training: one pair option per trained pair');
+  await visible(page, `${tid('training-chart')} canvas`);
+  await page.waitForSelector(`${tid('training-chart')}[data-rendered="1"]`, { timeout: TIMEOUT });
+  const info = await text(page, tid('training-unit'));
+  const pair = await page.inputValue(tid('tr-pair'));
+  const fold = await page.inputValue(tid('tr-fold'));
+  const u = units.find((x) => x.model === 'multitask' && x.pair === pair && String(x.fold) === fold);
+  check(u !== undefined, 'training: the shown unit exists in the artifact');
+  if (u) {
+    check(info.includes(`${u.curves.length} seeds`), `training: unit caption names the seeds (${info})`);
+    check(info.includes(String(u.curves[0].best_epoch)), 'training: unit caption names the kept epoch');
+  }
+  // The volatility head's loss exists for the multi-task network only.
+  await page.selectOption(tid('tr-head'), 'vol');
+  await page.waitForSelector(`${tid('training-chart')}[data-rendered="1"]`, { timeout: TIMEOUT });
+  await page.selectOption(tid('tr-network'), 'singletask');
+  eq(await page.inputValue(tid('tr-head')), 'total', 'training: the control has no volatility head (falls back to the total)');
+  const mt = bt.models.find((m) => m.name === 'multitask');
+  check(mt?.heads?.regime, 'training: the backtest judges the regime head');
+  if (mt?.heads?.regime) {
+    const cells = await page.locator(`${tid('confusion')} tbody td`).allInnerTexts();
+    const total = cells
+      .filter((_, i) => i % 6 !== 0)
+      .map((c) => Number(c.replace(/,/g, '')))
+      .reduce((a, b) => a + b, 0);
+    eq(total, mt.heads.regime.n, 'training: the confusion matrix counts every judged row');
+    await visible(page, tid('heads-vol'));
+  }
+  if (bt.same_units) {
+    eq(await page.locator(`${tid('same-units')} tbody tr`).count(), bt.same_units.models.length, 'training: every model on the networks\' units');
+  }
+  await shot(page, 'training-light');
+}
+
+async function embeddingsPage(page) {
+  const runs = await runsWithKind('embeddings');
+  if (runs.length === 0) {
+    await visible(page, tid('embeddings-empty'));
+    check(false, 'embeddings: the store has no run with an embeddings artifact (run `bqx demo` first)');
+    return;
+  }
+  const runId = runs[0].run_id;
+  const folds = await apiGet(`/api/v1/runs/${encodeURIComponent(runId)}/embeddings`);
+  check(folds.length > 0, 'embeddings: the artifact has folds');
+  const last = folds[folds.length - 1];
+  eq(await page.inputValue(tid('em-fold')), String(last.fold), 'embeddings: default fold (the last)');
+  await visible(page, `${tid('embedding-scatter')} canvas`);
+  await page.waitForSelector(`${tid('embedding-scatter')}[data-rendered="1"]`, { timeout: TIMEOUT });
+  eq(await page.locator(`${tid('cluster-profiles')} tbody tr`).count(), last.clusters.length, 'embeddings: one profile row per cluster');
+  eq(await page.locator(`${tid('reconstruction')} tbody tr`).count(), last.reconstruction.length, 'embeddings: one row per feature family');
+  const summary = await text(page, tid('embed-summary'));
+  check(summary.includes(`k = ${last.k}`), `embeddings: summary names k (${summary})`);
+  await page.selectOption(tid('em-color'), 'regime');
+  await page.waitForSelector(`${tid('embedding-scatter')}[data-rendered="1"]`, { timeout: TIMEOUT });
+  check((await page.evaluate(() => location.hash)).includes('by=regime'), 'embeddings: the colour choice is in the URL');
+  await shot(page, 'embeddings-light');
+}
+
 async function crosspairPage(page) {
   const runs = await crosspairRuns();
   if (runs.length === 0) {
@@ -760,6 +844,14 @@ try {
   await step('cross-pair page', async () => {
     await go(page, 'crosspair');
     await crosspairPage(page);
+  });
+  await step('training page', async () => {
+    await go(page, 'training');
+    await trainingPage(page);
+  });
+  await step('embeddings page', async () => {
+    await go(page, 'embeddings');
+    await embeddingsPage(page);
   });
   await step('dark theme (toggle, persisted)', async () => {
     await go(page, 'backtest');

@@ -19,6 +19,7 @@ import { date, fixed, int, pct, sci } from './format';
 import type {
   Coverage,
   CrossPairFollower,
+  EmbedFold,
   CrossPairKept,
   CrossPairLeader,
   Equity,
@@ -760,5 +761,49 @@ export function trainingCurves(el: HTMLElement, curves: SeedCurve[], head: Curve
       nameTextStyle: { align: 'left' },
     },
     series,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 2-D projection of a fold's embeddings, coloured by cluster or by regime.
+
+const CLUSTER_COLORS = [
+  '#3b82f6', '#16a34a', '#d97706', '#9333ea', '#0891b2',
+  '#dc2626', '#65a30d', '#db2777', '#475569', '#ca8a04',
+];
+const REGIME_COLORS = ['#b91c1c', '#f87171', '#94a3b8', '#4ade80', '#15803d'];
+const REGIME_NAMES = ['strong down', 'down', 'flat', 'up', 'strong up'];
+
+export function embeddingScatter(el: HTMLElement, p: EmbedFold['projection'], by: 'cluster' | 'regime'): void {
+  const groups = new Map<number, number[][]>();
+  p.x.forEach((x, i) => {
+    const g = by === 'cluster' ? p.cluster[i] : p.regime[i];
+    if (by === 'regime' && g > 4) return;
+    const list = groups.get(g) ?? [];
+    list.push([x, p.y[i], i]);
+    groups.set(g, list);
+  });
+  const keys = [...groups.keys()].sort((a, b) => a - b);
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'item',
+      formatter: (q: { data: number[]; seriesName: string }) =>
+        `${p.pair[q.data[2]]} · ${q.seriesName}\n(${fixed(q.data[0], 2)}, ${fixed(q.data[1], 2)})`,
+    },
+    legend: { type: 'scroll', bottom: 0 },
+    grid: { left: 56, right: 24, top: 24, bottom: 56 },
+    xAxis: { type: 'value', scale: true, name: `PC1 (${pct(p.explained[0])})`, nameLocation: 'middle', nameGap: 24 },
+    yAxis: { type: 'value', scale: true, name: `PC2 (${pct(p.explained[1])})` },
+    series: keys.map((g) => ({
+      name: by === 'cluster' ? `cluster ${g}` : REGIME_NAMES[g],
+      type: 'scatter',
+      symbolSize: 4,
+      data: groups.get(g),
+      itemStyle: {
+        color: by === 'cluster' ? CLUSTER_COLORS[g % CLUSTER_COLORS.length] : REGIME_COLORS[g],
+        opacity: 0.7,
+      },
+    })),
   });
 }

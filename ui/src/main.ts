@@ -12,6 +12,7 @@ import { dataPage } from './pages/data';
 import { backtestPage } from './pages/backtest';
 import { crosspairPage } from './pages/crosspair';
 import { trainingPage } from './pages/training';
+import { embeddingsPage } from './pages/embeddings';
 import { runsPage } from './pages/runs';
 
 captureToken();
@@ -21,6 +22,7 @@ const ROUTES: { id: string; label: string; page: Page }[] = [
   { id: 'data', label: 'Data', page: dataPage },
   { id: 'backtest', label: 'Backtest', page: backtestPage },
   { id: 'crosspair', label: 'Cross-pair', page: crosspairPage },
+  { id: 'embeddings', label: 'Embeddings', page: embeddingsPage },
   { id: 'training', label: 'Training', page: trainingPage },
   { id: 'runs', label: 'Runs', page: runsPage },
 ];

@@ -515,3 +515,35 @@ export interface SelectionReport {
   folds: SelectionFold[];
   stability: SelectionStability;
 }
+
+/** One fold of the run's `embeddings` artifact (`GET /runs/{id}/embeddings`, stage 2.17). */
+export interface EmbedFold {
+  fold: number;
+  n_train: number;
+  n_valid: number;
+  n_inputs: number;
+  best_epoch: number;
+  stopped_early: boolean;
+  curve: { epoch: number; train_mse: number; valid_mse: number | null }[];
+  reconstruction: { family: string; features: number; mse: number }[];
+  unit_std: number[];
+  constant_units: number[];
+  k: number;
+  silhouette: number | null;
+  clusters: {
+    cluster: number;
+    train_rows: number;
+    test_rows: number;
+    mean_vol: number | null;
+    mean_bqx: number | null;
+    regime_share: number[];
+  }[];
+  projection: {
+    explained: [number, number];
+    x: number[];
+    y: number[];
+    cluster: number[];
+    regime: number[];
+    pair: string[];
+  };
+}

@@ -12,6 +12,7 @@ mod ingest;
 mod networks;
 mod panel_features;
 mod pipeline;
+mod predict;
 mod progress;
 mod run;
 mod service;
@@ -35,6 +36,10 @@ pub use ingest::{
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
+pub use predict::{
+    LoadedChampion, PredictRequest, PredictResponse, RegimeProbabilities, load_champion, parse_at,
+    predict,
+};
 pub use progress::{NoProgress, Progress, ProgressEvent};
 pub use run::{BaseReport, BaseSeriesReport, run_base, schema_hash};
 pub use service::{

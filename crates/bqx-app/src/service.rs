@@ -232,6 +232,12 @@ pub struct Service {
     /// Serializes this process's own openings of the DuckDB store.
     duck: Mutex<()>,
     registry: Mutex<Option<RegistryReader>>,
+    /// Champions loaded for `/predict`, by pair, with the run they come from (one per pair;
+    /// dropped when a newer run saves champions).
+    champions: Mutex<(
+        Option<String>,
+        HashMap<bqx_domain::Pair, Arc<crate::LoadedChampion>>,
+    )>,
 }
 
 impl std::fmt::Debug for Service {
@@ -283,7 +289,39 @@ impl Service {
             caches: Mutex::new(Caches::default()),
             duck: Mutex::new(()),
             registry: Mutex::new(None),
+            champions: Mutex::new((None, HashMap::new())),
         })
+    }
+
+    /// A prediction of the champion of `req.pair` (loaded once, then answered from memory).
+    pub fn predict(&self, req: &crate::PredictRequest) -> Result<crate::PredictResponse, AppError> {
+        let pair = bqx_domain::Pair::parse(&req.pair).map_err(|e| {
+            AppError::new(
+                ErrorCode::InvalidArgument,
+                format!("pair {:?}: {e}", req.pair),
+            )
+        })?;
+        let at = req.at.as_deref().map(crate::parse_at).transpose()?;
+        let (newest, _) = crate::predict::newest_champions(&self.store_dir)?;
+        let cached = {
+            let mut c = self.champions.lock().expect("champions lock");
+            if c.0.as_deref() != Some(newest.as_str()) {
+                *c = (Some(newest.clone()), HashMap::new());
+            }
+            c.1.get(&pair).cloned()
+        };
+        let champion = match cached {
+            Some(ch) => ch,
+            None => {
+                let ch = Arc::new(crate::load_champion(&self.store_dir, pair)?);
+                let mut c = self.champions.lock().expect("champions lock");
+                if c.0.as_deref() == Some(ch.run_id.as_str()) {
+                    c.1.insert(pair, Arc::clone(&ch));
+                }
+                ch
+            }
+        };
+        champion.answer(at)
     }
 
     pub fn store_dir(&self) -> &Path {
@@ -662,6 +700,12 @@ impl Service {
     /// The run's feature-selection report (`selection.json` of the select stage), as stored.
     pub fn selection_report(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
         let path = self.stage_artifact_path(run_id, "select", "selection")?;
+        std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
+    }
+
+    /// The run's embedding reports (`embeddings.json` of the embed stage), as stored.
+    pub fn embeddings_report(&self, run_id: &str) -> Result<Vec<u8>, AppError> {
+        let path = self.stage_artifact_path(run_id, "embed", "embeddings")?;
         std::fs::read(&path).map_err(|e| AppError::internal(format!("{}: {e}", path.display())))
     }
 

@@ -85,6 +85,17 @@ enum Command {
     /// The stage graph: every stage, what it depends on, whether it is built and fitted per
     /// fold.
     Stages,
+    /// The champion's forecast for a pair (the multi-task network of the newest run's last
+    /// fold): BQX, volatility, regime probabilities, the model card and the feature time used.
+    Predict {
+        /// The pair, e.g. EURUSD.
+        #[arg(long)]
+        pair: String,
+        /// The bar time to answer for (RFC 3339 or YYYY-MM-DD; default: the latest stored
+        /// bar): the latest bar at or before it is used.
+        #[arg(long)]
+        at: Option<String>,
+    },
     /// The walk-forward backtest of the current store (reuses every unit an earlier run
     /// completed): tear-sheet, or the JSON report with --json.
     Backtest {
@@ -413,6 +424,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
             } else {
                 render::stage_briefs(&run);
                 render::backtest(outcome);
+                Ok(())
+            }
+        }
+        Command::Predict { pair, at } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let r = bqx_app::predict(&dir, &bqx_app::PredictRequest { pair, at })?;
+            if cli.json {
+                print_json(&r)
+            } else {
+                render::predict(&r);
                 Ok(())
             }
         }

@@ -510,6 +510,33 @@ pub fn stage_briefs(r: &RunReport) {
     }
 }
 
+/// `bqx predict`.
+pub fn predict(r: &bqx_app::PredictResponse) {
+    println!(
+        "{} at {} (features of that bar; the champion answers for {} … {})",
+        r.pair, r.feature_time, r.available_from, r.available_to
+    );
+    println!("  BQX forecast        {:+.6}", r.bqx);
+    println!("  volatility forecast {:.6}", r.volatility);
+    let g = &r.regime;
+    println!(
+        "  regime              {} (strong down {}, down {}, flat {}, up {}, strong up {})",
+        r.regime_class.replace('_', " "),
+        pct(g.strong_down),
+        pct(g.down),
+        pct(g.flat),
+        pct(g.up),
+        pct(g.strong_up)
+    );
+    println!(
+        "  model               {} (run {}, fold {}, weights sha256 {}…)",
+        r.model_card,
+        r.run_id,
+        r.fold.map_or("-".into(), |f| f.to_string()),
+        &r.model_sha256[..12.min(r.model_sha256.len())]
+    );
+}
+
 fn verdict_cell(v: Option<&bqx_app::SkillVerdict>) -> String {
     v.map(|v| {
         let bar = pct(v.directional_accuracy_bar);

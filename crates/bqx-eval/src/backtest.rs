@@ -826,39 +826,16 @@ fn fit_units_in(
                     fi,
                 )?);
             }
-            // The stage-2.18 networks also see the fold's embeddings (appended after the
-            // other columns), when the run has them.
-            let with_emb = matches!(spec, ModelSpec::MultiTask(_)) && cfg.embeddings.is_some();
-            let (net_extra, net_cols): (Option<FoldExtra>, Option<Vec<usize>>) = if with_emb {
-                let emb = fits.embeddings.get(&fold.id).ok_or_else(|| {
-                    invalid(
-                        "embeddings",
-                        format!("fold {}: the embed stage has not run", fold.id),
-                    )
-                })?;
-                let joined: FoldExtra = (0..prepared.len())
-                    .map(|pi| {
-                        crate::embed::join_columns(
-                            extra.as_ref().and_then(|x| x[pi].as_ref()),
-                            emb.get(pi).and_then(Option::as_ref),
-                        )
-                    })
-                    .collect();
-                let stored = prepared.first().map_or(0, |p| p.input.columns.len());
-                let n_extra = extra
-                    .as_ref()
-                    .and_then(|x| x.iter().flatten().next())
-                    .map_or(0, |e| e.m.n_cols());
-                let n_emb = emb.iter().flatten().next().map_or(0, |e| e.m.n_cols());
-                let cols = columns[fi].as_ref().map(|c| {
-                    let mut c = c.clone();
-                    c.extend(stored + n_extra..stored + n_extra + n_emb);
-                    c
-                });
-                (Some(joined), cols)
-            } else {
-                (None, None)
-            };
+            let (net_extra, net_cols) = network_inputs(
+                setup,
+                cfg,
+                fits,
+                fi,
+                spec,
+                extra.as_ref(),
+                columns[fi].as_deref(),
+            )?;
+            let with_emb = net_extra.is_some();
             let extra_ref = if with_emb {
                 net_extra.as_ref()
             } else {
@@ -902,6 +879,171 @@ fn fit_units_in(
         }
     }
     Ok(results)
+}
+
+/// The inputs of a stage-2.18 network on fold `fi` when the run has embeddings: the fold's
+/// extra columns with the embedding columns appended, and the selected columns plus the
+/// embeddings' (`(None, None)` for every other model, or without embeddings).
+fn network_inputs(
+    setup: &FoldSetup<'_>,
+    cfg: &BacktestConfig,
+    fits: &FoldFits,
+    fi: usize,
+    spec: &ModelSpec,
+    extra: Option<&FoldExtra>,
+    selected: Option<&[usize]>,
+) -> Result<(Option<FoldExtra>, Option<Vec<usize>>)> {
+    if !(matches!(spec, ModelSpec::MultiTask(_)) && cfg.embeddings.is_some()) {
+        return Ok((None, None));
+    }
+    let fold = &setup.plan.folds[fi];
+    let emb = fits.embeddings.get(&fold.id).ok_or_else(|| {
+        invalid(
+            "embeddings",
+            format!("fold {}: the embed stage has not run", fold.id),
+        )
+    })?;
+    let joined: FoldExtra = (0..setup.prepared.len())
+        .map(|pi| {
+            crate::embed::join_columns(
+                extra.and_then(|x| x[pi].as_ref()),
+                emb.get(pi).and_then(Option::as_ref),
+            )
+        })
+        .collect();
+    let stored = setup.prepared.first().map_or(0, |p| p.input.columns.len());
+    let n_extra = extra
+        .and_then(|x| x.iter().flatten().next())
+        .map_or(0, |e| e.m.n_cols());
+    let n_emb = emb.iter().flatten().next().map_or(0, |e| e.m.n_cols());
+    let cols = selected.map(|c| {
+        let mut c = c.to_vec();
+        c.extend(stored + n_extra..stored + n_extra + n_emb);
+        c
+    });
+    Ok((Some(joined), cols))
+}
+
+/// The champions of a multi-task network spec: per pair, its first seed trained as the unit
+/// of the spec's last fold trains it (same rows, inputs and seed, so the same weights), with
+/// the inputs of the pair's `recent` most recent rows of that fold. Returns the fold id and
+/// the input column names too.
+pub fn train_champions(
+    series: &[SeriesInput],
+    panel: Option<&PanelInput>,
+    cfg: &BacktestConfig,
+    fits: &FoldFits,
+    spec: &ModelSpec,
+    recent: usize,
+) -> Result<(u32, Vec<String>, Vec<(Pair, crate::networks::Champion)>)> {
+    let ModelSpec::MultiTask(net) = spec else {
+        return Err(invalid("model", "champions are multi-task networks"));
+    };
+    let setup = prepare_folds(series, cfg)?;
+    let n_folds = setup.plan.folds.len();
+    let fi = model_folds(spec, n_folds)
+        .last()
+        .ok_or_else(|| invalid("folds", "no fold"))?;
+    let fold = setup.plan.folds[fi];
+    let use_usd = cfg.usd_factor && panel.is_some();
+    let mut names = setup.candidate_names(cfg, use_usd);
+    let cross = match &cfg.cross_pair {
+        Some(_) => Some(cross_panel(series)?),
+        None => None,
+    };
+    let extra = if use_usd || cross.is_some() {
+        let fitted = match &cross {
+            Some(c) => Some((
+                c,
+                fits.cross.get(&fold.id).ok_or_else(|| {
+                    invalid(
+                        "cross_pair",
+                        format!("fold {}: the cross stage has not run", fold.id),
+                    )
+                })?,
+            )),
+            None => None,
+        };
+        Some(fold_extra(
+            &setup,
+            if use_usd { panel } else { None },
+            fitted,
+            fi,
+        )?)
+    } else {
+        None
+    };
+    let selected: Option<Vec<usize>> = match &cfg.selection {
+        Some(_) => {
+            let chosen = fits.selected.get(&fold.id).ok_or_else(|| {
+                invalid(
+                    "selection",
+                    format!("fold {}: the select stage has not run", fold.id),
+                )
+            })?;
+            Some(
+                chosen
+                    .iter()
+                    .map(|n| {
+                        names.iter().position(|c| c == n).ok_or_else(|| {
+                            invalid(
+                                "selection",
+                                format!("selected feature {n} is not a candidate"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            )
+        }
+        None => None,
+    };
+    let (net_extra, net_cols) = network_inputs(
+        &setup,
+        cfg,
+        fits,
+        fi,
+        spec,
+        extra.as_ref(),
+        selected.as_deref(),
+    )?;
+    let (extra, cols) = match net_extra {
+        Some(e) => (Some(e), net_cols),
+        None => (extra, selected),
+    };
+    if let Some(e) = extra.as_ref().and_then(|x| x.iter().flatten().next()) {
+        let have = names.len();
+        names.extend(
+            e.m.names
+                .iter()
+                .skip(have - setup.stored_names().len())
+                .cloned(),
+        );
+    }
+    let input_names: Vec<String> = match &cols {
+        Some(c) => c.iter().map(|&j| names[j].clone()).collect(),
+        None => names.clone(),
+    };
+    let out = setup
+        .prepared
+        .par_iter()
+        .enumerate()
+        .map(|(pi, p)| {
+            let seed = unit_seed(cfg.seed, &model_name(spec), fold.id, p.input.pair);
+            let e = extra.as_ref().and_then(|x| x[pi].as_ref());
+            let c = crate::networks::champion_of(
+                p,
+                &p.rows[fi],
+                e,
+                cols.as_deref(),
+                net,
+                seed,
+                cfg.horizon,
+                recent,
+            )?;
+            Ok(c.map(|c| (p.input.pair, c)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((fold.id, input_names, out.into_iter().flatten().collect()))
 }
 
 /// Runs the backtest. `panel` is needed for the USD factor (skipped without it).

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use bqx_models::net::{HeadEpoch, MultiTargets, MultiTaskNet, Tasks};
+use bqx_models::net::{HeadEpoch, MultiTargets, MultiTaskNet, NetFitReport, Tasks};
 use bqx_models::{Matrix, NetworkUnitSpec};
 use serde::{Deserialize, Serialize};
 
@@ -101,18 +101,35 @@ fn targets_of(
     }
 }
 
-/// Fits one network unit (all its seeds) and predicts its test rows.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run_net_unit(
+/// A network unit's rows and training data (everything from the fold's training rows).
+struct NetData {
+    aux: AuxTargets,
+    valid: Vec<usize>,
+    test: Vec<usize>,
+    used: Vec<usize>,
+    n_train: usize,
+    train_mean: f64,
+    cuts: RegimeCuts,
+    x_train: Matrix,
+    t_train: MultiTargets,
+    x_valid: Matrix,
+    t_valid: MultiTargets,
+}
+
+/// [`NetData`], or why the unit has no model (the floor every model shares).
+enum Prep {
+    Ready(Box<NetData>),
+    Skip(UnitResult),
+}
+
+fn prepare(
     p: &Prepared<'_>,
     rows: &FoldRows,
     extra: Option<&FoldColumns>,
     cols: Option<&[usize]>,
     spec: &NetworkUnitSpec,
-    seed: u64,
     horizon: usize,
-    threshold_quantile: f64,
-) -> Result<UnitResult> {
+) -> Result<Prep> {
     let aux = aux_targets(&p.input.close, horizon)?;
     let ok = |i: &usize| aux.vol[*i].is_finite() && aux.future_move[*i].is_finite();
     let train: Vec<usize> = usable(p, extra, rows.train.clone())
@@ -134,20 +151,22 @@ pub(crate) fn run_net_unit(
     } else {
         y_train.iter().sum::<f64>() / y_train.len() as f64
     };
-    let skip = |reason: String| UnitResult {
-        ts: Vec::new(),
-        actual: Vec::new(),
-        predicted: Vec::new(),
-        fit: UnitFit {
-            n_train: train.len(),
-            n_valid: valid.len(),
-            n_test: test.len(),
-            train_mean,
-            threshold: 0.0,
-            skipped: Some(reason),
-            model: None,
-            network: None,
-        },
+    let skip = |reason: String| {
+        Prep::Skip(UnitResult {
+            ts: Vec::new(),
+            actual: Vec::new(),
+            predicted: Vec::new(),
+            fit: UnitFit {
+                n_train: train.len(),
+                n_valid: valid.len(),
+                n_test: test.len(),
+                train_mean,
+                threshold: 0.0,
+                skipped: Some(reason),
+                model: None,
+                network: None,
+            },
+        })
     };
     // The same floor as every other model, so the models stay on the same units.
     if train.len() <= n_features + 1 {
@@ -170,6 +189,116 @@ pub(crate) fn run_net_unit(
     let t_train = targets_of(&used, p, &aux, &cuts);
     let x_valid = gather(p, extra, cols, &valid)?;
     let t_valid = targets_of(&valid, p, &aux, &cuts);
+    Ok(Prep::Ready(Box::new(NetData {
+        aux,
+        valid,
+        test,
+        used,
+        n_train: train.len(),
+        train_mean,
+        cuts,
+        x_train,
+        t_train,
+        x_valid,
+        t_valid,
+    })))
+}
+
+/// A unit's multi-task network of one seed, trained as the unit trains it, with the inputs
+/// of the pair's most recent rows: what `bqx predict` serves.
+#[derive(Debug)]
+pub struct Champion {
+    pub net: MultiTaskNet,
+    pub fit: NetFitReport,
+    pub regime_cuts: [f64; 4],
+    /// Bar times of the most recent rows of the fold's range with every input defined.
+    pub ts: Vec<i64>,
+    /// Their inputs, in the network's column order.
+    pub x: Matrix,
+}
+
+/// Trains the champion of a unit: its first seed (`seed`), on the unit's rows; `None` when the
+/// unit has too few rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn champion_of(
+    p: &Prepared<'_>,
+    rows: &FoldRows,
+    extra: Option<&FoldColumns>,
+    cols: Option<&[usize]>,
+    spec: &NetworkUnitSpec,
+    seed: u64,
+    horizon: usize,
+    recent: usize,
+) -> Result<Option<Champion>> {
+    let d = match prepare(p, rows, extra, cols, spec, horizon)? {
+        Prep::Ready(d) => d,
+        Prep::Skip(_) => return Ok(None),
+    };
+    let mut cfg = spec.net.clone();
+    cfg.seed = seed;
+    let mut net = MultiTaskNet::new(cfg).map_err(|e| invalid("model", e.to_string()))?;
+    let fit = net
+        .fit(
+            &d.x_train,
+            &d.t_train,
+            (!d.valid.is_empty()).then_some((&d.x_valid, &d.t_valid)),
+        )
+        .map_err(|e| invalid("model", format!("{} champion: {e}", p.input.pair)))?;
+    let all = usable_inputs(
+        p,
+        extra,
+        rows.train.start..rows.test.end.max(rows.train.start),
+    );
+    let recent_rows = &all[all.len().saturating_sub(recent)..];
+    Ok(Some(Champion {
+        net,
+        fit,
+        regime_cuts: d.cuts.cuts,
+        ts: recent_rows.iter().map(|&i| p.input.ts[i]).collect(),
+        x: gather(p, extra, cols, recent_rows)?,
+    }))
+}
+
+/// Rows of `range` whose every input is defined (the target need not be known).
+fn usable_inputs(p: &Prepared<'_>, extra: Option<&FoldColumns>, range: Range<usize>) -> Vec<usize> {
+    range
+        .filter(|&i| {
+            p.complete[i]
+                && extra
+                    .is_none_or(|e| (0..e.m.n_cols()).all(|j| e.m.get(i - e.offset, j).is_finite()))
+        })
+        .collect()
+}
+
+/// Fits one network unit (all its seeds) and predicts its test rows.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_net_unit(
+    p: &Prepared<'_>,
+    rows: &FoldRows,
+    extra: Option<&FoldColumns>,
+    cols: Option<&[usize]>,
+    spec: &NetworkUnitSpec,
+    seed: u64,
+    horizon: usize,
+    threshold_quantile: f64,
+) -> Result<UnitResult> {
+    let d = match prepare(p, rows, extra, cols, spec, horizon)? {
+        Prep::Ready(d) => d,
+        Prep::Skip(r) => return Ok(r),
+    };
+    let NetData {
+        aux,
+        valid,
+        test,
+        used,
+        n_train,
+        train_mean,
+        cuts,
+        x_train,
+        t_train,
+        x_valid,
+        t_valid,
+    } = *d;
     let x_test = gather(p, extra, cols, &test)?;
     let mut counts = [0usize; 5];
     for &c in &t_train.regime {
@@ -251,7 +380,7 @@ pub(crate) fn run_net_unit(
         actual: test.iter().map(|&i| p.target[i]).collect(),
         predicted: bqx,
         fit: UnitFit {
-            n_train: train.len(),
+            n_train,
             n_valid: valid.len(),
             n_test: test.len(),
             train_mean,

@@ -151,6 +151,22 @@ pub const ROUTES: &[RouteDoc] = &[
         response: "[TrainingUnit]",
     },
     RouteDoc {
+        method: "post",
+        path: "/api/v1/predict",
+        summary: "The champion (multi-task network of the newest run's last fold) for a pair: BQX and volatility forecasts, regime probabilities, the model card and the feature time used",
+        query: &[],
+        body: Some("PredictRequest: {pair: str, at?: str (RFC 3339 or YYYY-MM-DD)}"),
+        response: "PredictResponse",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/runs/{id}/embeddings",
+        summary: "Stage 2.17 per fold: the autoencoder's curve, reconstruction error per family, constant units, k-means silhouette and cluster profiles, a 2-D projection of test rows",
+        query: &[],
+        body: None,
+        response: "[EmbedFold]",
+    },
+    RouteDoc {
         method: "get",
         path: "/api/v1/runs/{id}/predictions",
         summary: "Out-of-sample predictions of a model for a pair",

@@ -129,6 +129,8 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/runs/{id}/crosspair", get(crosspair))
         .route("/runs/{id}/selection", get(selection))
         .route("/runs/{id}/training", get(training))
+        .route("/predict", axum::routing::post(predict))
+        .route("/runs/{id}/embeddings", get(embeddings))
         .route("/runs/{id}/predictions", get(predictions))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -509,6 +511,21 @@ fn json_bytes(bytes: Vec<u8>) -> Response {
 async fn crosspair(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = st.service.clone();
     Ok(json_bytes(blocking(move || s.crosspair_report(&id)).await?))
+}
+
+async fn embeddings(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let s = st.service.clone();
+    Ok(json_bytes(
+        blocking(move || s.embeddings_report(&id)).await?,
+    ))
+}
+
+async fn predict(
+    State(st): State<AppState>,
+    J(body): J<bqx_app::PredictRequest>,
+) -> ApiResult<Json<bqx_app::PredictResponse>> {
+    let s = st.service.clone();
+    Ok(Json(blocking(move || s.predict(&body)).await?))
 }
 
 async fn training(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {

@@ -229,6 +229,37 @@ async fn every_route_answers_with_the_runs_real_figures() {
     assert_eq!(pairs.len(), 28);
     assert_eq!(pairs[0]["leaders"].as_array().unwrap().len(), 27);
     assert_eq!(pairs[0]["kept"].as_array().unwrap().len(), 12);
+    // A run without networks (models: ridge) has no embed or train stage: 404s that say so,
+    // and no champion to predict with. (The demo's networks answer in tests/e2e_demo.rs through
+    // the real server, and on the UI's Training and Embeddings pages in tests/ui.)
+    for route in ["training", "embeddings"] {
+        hit.insert(route_of("get", &format!("/api/v1/runs/{{id}}/{route}")));
+        let (s, v) = get(&app, &format!("/api/v1/runs/{run_id}/{route}")).await;
+        assert_eq!(
+            (s, error_code(&v)),
+            (StatusCode::NOT_FOUND, "not_found"),
+            "{route}: {v}"
+        );
+    }
+    hit.insert(route_of("post", "/api/v1/predict"));
+    let (s, v) = call(&app, post("/api/v1/predict", r#"{"pair": "EURUSD"}"#)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no trained champion")
+    );
+    let (s, v) = call(
+        &app,
+        post("/api/v1/predict", r#"{"pair": "EURUSD", "bogus": 1}"#),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let sel = get_ok(&app, &mut hit, &format!("/api/v1/runs/{run_id}/selection")).await;
     assert_eq!(sel["folds"].as_array().unwrap().len(), folds.len());
     assert!(sel["stability"]["jaccard_mean"].is_number() || folds.len() == 1);

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 
 use bqx_eval::backtest::{UnitId, UnitResult};
 use bqx_models::ModelSpec;
+use bqx_models::net::{NetMeta, Network, save_inputs, save_network};
 use bqx_store::{CurveRow, LogLevel, Store};
 use serde::Serialize;
 
 use super::{Stage, StageCx};
 use crate::backtest::{eval_key, fit_units_into, write_artifact};
 use crate::pipeline::RunRequest;
+use crate::predict::{CHAMPION_ROWS, CHAMPIONS, ChampionIndex};
 use crate::{AppError, ErrorCode};
 
 pub(crate) struct TrainStage;
@@ -25,6 +27,8 @@ pub(crate) struct TrainDone {
     pub units: usize,
     pub reused: usize,
     pub networks: Vec<NetworkBrief>,
+    /// Pairs with a saved champion (multi-task network of the last fold).
+    pub champions: usize,
 }
 
 /// One network in brief (run report, tear-sheet).
@@ -121,6 +125,115 @@ fn briefs(units: &BTreeMap<UnitId, UnitResult>) -> Vec<NetworkBrief> {
         .collect()
 }
 
+/// Trains and saves the champions of the multi-task network (see [`crate::predict`]) unless
+/// the directory of this key already holds them, and records the index as the run's
+/// `champions` artifact. Returns how many pairs have one.
+fn save_champions(
+    store: &mut Store,
+    run_id: &str,
+    l: &super::Loaded,
+    fits: &bqx_eval::backtest::FoldFits,
+    key: &str,
+    units: &BTreeMap<UnitId, UnitResult>,
+    progress: &dyn crate::Progress,
+) -> Result<usize, AppError> {
+    let Some(spec) = l
+        .cfg
+        .models
+        .iter()
+        .find(|m| m.kind() == bqx_models::ModelKind::MultiTask)
+    else {
+        return Ok(0);
+    };
+    let rel = format!("models/champion/{}", &key[..12]);
+    let dir = store.dir().join(&rel);
+    let index_path = dir.join("champions.json");
+    let index: ChampionIndex = match std::fs::read(&index_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+    {
+        Some(i) => i,
+        None => {
+            crate::progress::task_started(progress, "champions", 1, "sets");
+            let (fold, names, champs) = bqx_eval::backtest::train_champions(
+                &l.inputs.series,
+                Some(&l.inputs.panel),
+                &l.cfg,
+                fits,
+                spec,
+                CHAMPION_ROWS,
+            )
+            .map_err(|e| AppError::new(ErrorCode::InvalidArgument, format!("train stage: {e}")))?;
+            let schema = super::hash_lines(&names);
+            let device = match spec {
+                ModelSpec::MultiTask(n) => {
+                    bqx_models::device_name(n.net.device).unwrap_or_else(|_| "cpu".into())
+                }
+                _ => "cpu".into(),
+            };
+            let mut pairs = Vec::new();
+            for (pair, c) in champs {
+                // The unit's out-of-sample record (the seeds' average) on the fold it serves.
+                let unit = units.get(&UnitId {
+                    model: "multitask".into(),
+                    fold,
+                    pair,
+                });
+                let (hits, n) = unit.map_or((0, 0), |u| {
+                    u.predicted
+                        .iter()
+                        .zip(&u.actual)
+                        .filter(|(p, a)| p.is_finite() && a.is_finite() && **a != 0.0)
+                        .fold((0, 0), |(h, n), (p, a)| {
+                            (h + usize::from(p.signum() == a.signum()), n + 1)
+                        })
+                });
+                let meta = NetMeta {
+                    schema_hash: schema.clone(),
+                    data_fingerprint: l.inputs.fingerprint.clone(),
+                    feature_names: names.clone(),
+                    fold: Some(fold),
+                    pair: Some(pair.to_string()),
+                    device: device.clone(),
+                    metrics: serde_json::json!({
+                        "valid_bqx_mae": c.fit.epochs.get(c.fit.best_epoch.saturating_sub(1)).and_then(|e| e.valid_bqx_mae),
+                        "unit_test_rows": n,
+                        "unit_test_directional_accuracy": (n > 0).then(|| hits as f64 / n as f64),
+                        "regime_cuts": c.regime_cuts,
+                    }),
+                };
+                let stem = pair.to_string();
+                save_network(&Network::MultiTask(c.net), &dir, &stem, &meta)
+                    .map_err(|e| AppError::internal(format!("champion {pair}: {e}")))?;
+                save_inputs(
+                    &dir.join(format!("{stem}.inputs.safetensors")),
+                    &schema,
+                    &c.ts,
+                    &c.x,
+                )
+                .map_err(|e| AppError::internal(format!("champion {pair}: {e}")))?;
+                pairs.push(pair);
+            }
+            let index = ChampionIndex {
+                dir: rel.clone(),
+                fold,
+                schema_hash: schema,
+                pairs,
+            };
+            // Written last: an index means every champion it lists is on disk.
+            let json =
+                serde_json::to_vec_pretty(&index).map_err(|e| AppError::internal(e.to_string()))?;
+            std::fs::write(&index_path, json)
+                .map_err(|e| AppError::internal(format!("{}: {e}", index_path.display())))?;
+            crate::progress::task_finished(progress, "champions");
+            index
+        }
+    };
+    let json = serde_json::to_string(&index).map_err(|e| AppError::internal(e.to_string()))?;
+    write_artifact(store, run_id, "train", CHAMPIONS, "champions.json", &json)?;
+    Ok(index.pairs.len())
+}
+
 impl Stage for TrainStage {
     fn name(&self) -> &'static str {
         "train"
@@ -176,6 +289,7 @@ impl Stage for TrainStage {
         let json = serde_json::to_string(&artifact)
             .map_err(|e| AppError::internal(format!("training artifact: {e}")))?;
         write_artifact(store, run_id, "train", "training", "training.json", &json)?;
+        let champions = save_champions(store, run_id, l, &fits, &key, &units, progress)?;
         let networks = briefs(&units);
         for b in &networks {
             store.log(
@@ -198,6 +312,7 @@ impl Stage for TrainStage {
             units: units.len(),
             reused,
             networks,
+            champions,
         });
         Ok(())
     }
@@ -207,6 +322,7 @@ impl Stage for TrainStage {
                 "units": t.units,
                 "reused_units": t.reused,
                 "networks": t.networks,
+                "champions": t.champions,
                 "key": t.key,
             }),
             None => serde_json::Value::Null,

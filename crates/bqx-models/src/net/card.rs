@@ -254,3 +254,83 @@ pub fn load_network(path: &Path, expected_schema_hash: &str) -> Result<(Network,
     };
     Ok((net, card))
 }
+
+/// Saves a network's input rows beside its checkpoint (`ts` as I64 `[n]`, `x` as F32
+/// `[n, p]`, the schema hash as metadata): the rows a served model answers for.
+pub fn save_inputs(path: &Path, schema_hash: &str, ts: &[i64], x: &crate::Matrix) -> Result<()> {
+    use safetensors::tensor::{Dtype, TensorView};
+    if ts.len() != x.rows() {
+        return Err(Error::Shape(format!(
+            "{} times for {} rows",
+            ts.len(),
+            x.rows()
+        )));
+    }
+    let tb: Vec<u8> = ts.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let xb: Vec<u8> = x
+        .as_slice()
+        .iter()
+        .flat_map(|&v| (v as f32).to_le_bytes())
+        .collect();
+    let views = vec![
+        ("ts", TensorView::new(Dtype::I64, vec![ts.len()], &tb)?),
+        (
+            "x",
+            TensorView::new(Dtype::F32, vec![x.rows(), x.cols()], &xb)?,
+        ),
+    ];
+    let meta = std::collections::HashMap::from([(
+        crate::checkpoint::SAFETENSORS_SCHEMA_KEY.to_string(),
+        schema_hash.to_string(),
+    )]);
+    let bytes = safetensors::tensor::serialize(views, Some(meta))?;
+    write_atomic(path, &bytes)
+}
+
+/// Loads what [`save_inputs`] wrote, refusing another schema.
+pub fn load_inputs(path: &Path, schema_hash: &str) -> Result<(Vec<i64>, crate::Matrix)> {
+    use safetensors::SafeTensors;
+    use safetensors::tensor::Dtype;
+    let bad = |reason: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let found = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(crate::checkpoint::SAFETENSORS_SCHEMA_KEY))
+        .cloned()
+        .unwrap_or_default();
+    if found != schema_hash {
+        return Err(Error::SchemaMismatch {
+            expected: schema_hash.to_string(),
+            found,
+        });
+    }
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
+    let t = st.tensor("ts").map_err(|e| bad(e.to_string()))?;
+    let x = st.tensor("x").map_err(|e| bad(e.to_string()))?;
+    if t.dtype() != Dtype::I64 || x.dtype() != Dtype::F32 || x.shape().len() != 2 {
+        return Err(bad("unexpected tensor types".into()));
+    }
+    let ts: Vec<i64> = t
+        .data()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let (n, p) = (x.shape()[0], x.shape()[1]);
+    if n != ts.len() {
+        return Err(bad("ts and x disagree".into()));
+    }
+    let vals: Vec<f64> = x
+        .data()
+        .chunks_exact(4)
+        .map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))))
+        .collect();
+    Ok((ts, crate::Matrix::from_row_major(n, p, vals)?))
+}

@@ -11,7 +11,7 @@ pub use autoencoder::{
 };
 pub use card::{
     CANDLE_VERSION, NETWORK_CARD_VERSION, NetMeta, Network, NetworkCard, NetworkConfig,
-    load_network, read_network_card, save_network,
+    load_inputs, load_network, read_network_card, save_inputs, save_network,
 };
 pub use layers::Activation;
 pub use multitask::{
