@@ -720,12 +720,13 @@ const SEED_COLORS = ['#3b82f6', '#16a34a', '#d97706', '#9333ea', '#0891b2', '#dc
 
 export function trainingCurves(el: HTMLElement, curves: SeedCurve[], head: CurveHead): void {
   const series: Record<string, unknown>[] = [];
+  // Seeds are 64-bit numbers (beyond a double's integers): named by their order.
   curves.forEach((c, k) => {
     const color = SEED_COLORS[k % SEED_COLORS.length];
     const train = c.epochs.map((e) => [e.epoch, e.train[head]]);
     const valid = c.epochs.filter((e) => e.valid).map((e) => [e.epoch, e.valid ? e.valid[head] : null]);
     series.push({
-      name: `seed ${c.seed} train`,
+      name: `seed ${k + 1} train`,
       type: 'line',
       data: train,
       symbol: 'none',
@@ -733,7 +734,7 @@ export function trainingCurves(el: HTMLElement, curves: SeedCurve[], head: Curve
       itemStyle: { color },
     });
     series.push({
-      name: `seed ${c.seed} validation`,
+      name: `seed ${k + 1} validation`,
       type: 'line',
       data: valid,
       symbol: 'none',

@@ -536,7 +536,8 @@ export interface EmbedFold {
     test_rows: number;
     mean_vol: number | null;
     mean_bqx: number | null;
-    regime_share: number[];
+    /** `null` when no test row of the cluster has a known future move. */
+    regime_share: number[] | null;
   }[];
   projection: {
     explained: [number, number];

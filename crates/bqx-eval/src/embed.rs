@@ -197,8 +197,8 @@ pub struct ClusterProfile {
     /// Mean BQX target (`bqx_return_W(t + h)`), where known.
     pub mean_bqx: Option<f64>,
     /// Share of each regime of the future move (strong down … strong up; cut on the fold's
-    /// training rows).
-    pub regime_share: [f64; 5],
+    /// training rows) among the cluster's test rows whose move is known (`None`: none is).
+    pub regime_share: Option<[f64; 5]>,
 }
 
 /// A sample of test rows in 2-D.
@@ -572,13 +572,7 @@ pub fn embed_report(
             test_rows: a.0,
             mean_vol: (a.2 > 0).then(|| a.1 / a.2 as f64),
             mean_bqx: (a.4 > 0).then(|| a.3 / a.4 as f64),
-            regime_share: std::array::from_fn(|r| {
-                if a.6 > 0 {
-                    a.5[r] as f64 / a.6 as f64
-                } else {
-                    0.0
-                }
-            }),
+            regime_share: (a.6 > 0).then(|| std::array::from_fn(|r| a.5[r] as f64 / a.6 as f64)),
         })
         .collect();
 

@@ -71,7 +71,7 @@ export async function embeddingsPage(ctx: PageContext): Promise<void> {
 
   const summary = h('div');
   const scatterEl = h('div', {
-    class: 'chart',
+    class: 'chart chart-scatter',
     testid: 'embedding-scatter',
     attrs: { role: 'img', 'aria-label': 'Embeddings of test rows, first two principal components' },
   });
@@ -103,7 +103,7 @@ export async function embeddingsPage(ctx: PageContext): Promise<void> {
           int(c.test_rows),
           c.mean_vol === null ? NA : sci(c.mean_vol),
           c.mean_bqx === null ? NA : sci(c.mean_bqx),
-          ...c.regime_share.map((s) => pct(s)),
+          ...(c.regime_share ?? REGIMES.map(() => null)).map((s) => (s === null ? NA : pct(s))),
         ]),
         { testid: 'cluster-profiles', numeric: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
       ),

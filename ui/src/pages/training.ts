@@ -148,7 +148,7 @@ export async function trainingPage(ctx: PageContext): Promise<void> {
   );
 
   const chartEl = h('div', {
-    class: 'chart',
+    class: 'chart chart-curves',
     testid: 'training-chart',
     attrs: { role: 'img', 'aria-label': 'Training and validation loss per epoch' },
   });
