@@ -222,6 +222,12 @@ struct Caches {
     bars: HashMap<SeriesKey, Arc<bqx_domain::BarColumns>>,
 }
 
+/// The run whose champions are loaded, and those loaded so far by pair.
+type LoadedChampions = (
+    Option<String>,
+    HashMap<bqx_domain::Pair, Arc<crate::LoadedChampion>>,
+);
+
 /// See the module documentation.
 pub struct Service {
     store_dir: PathBuf,
@@ -234,10 +240,7 @@ pub struct Service {
     registry: Mutex<Option<RegistryReader>>,
     /// Champions loaded for `/predict`, by pair, with the run they come from (one per pair;
     /// dropped when a newer run saves champions).
-    champions: Mutex<(
-        Option<String>,
-        HashMap<bqx_domain::Pair, Arc<crate::LoadedChampion>>,
-    )>,
+    champions: Mutex<LoadedChampions>,
 }
 
 impl std::fmt::Debug for Service {

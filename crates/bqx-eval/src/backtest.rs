@@ -924,6 +924,16 @@ fn network_inputs(
     Ok((Some(joined), cols))
 }
 
+/// What [`train_champions`] returns.
+#[derive(Debug)]
+pub struct Champions {
+    /// The fold whose units they are.
+    pub fold: u32,
+    /// The networks' input columns, in order.
+    pub input_names: Vec<String>,
+    pub by_pair: Vec<(Pair, crate::networks::Champion)>,
+}
+
 /// The champions of a multi-task network spec: per pair, its first seed trained as the unit
 /// of the spec's last fold trains it (same rows, inputs and seed, so the same weights), with
 /// the inputs of the pair's `recent` most recent rows of that fold. Returns the fold id and
@@ -935,7 +945,7 @@ pub fn train_champions(
     fits: &FoldFits,
     spec: &ModelSpec,
     recent: usize,
-) -> Result<(u32, Vec<String>, Vec<(Pair, crate::networks::Champion)>)> {
+) -> Result<Champions> {
     let ModelSpec::MultiTask(net) = spec else {
         return Err(invalid("model", "champions are multi-task networks"));
     };
@@ -1043,7 +1053,11 @@ pub fn train_champions(
             Ok(c.map(|c| (p.input.pair, c)))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((fold.id, input_names, out.into_iter().flatten().collect()))
+    Ok(Champions {
+        fold: fold.id,
+        input_names,
+        by_pair: out.into_iter().flatten().collect(),
+    })
 }
 
 /// Runs the backtest. `panel` is needed for the USD factor (skipped without it).

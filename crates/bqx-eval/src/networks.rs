@@ -119,7 +119,7 @@ struct NetData {
 /// [`NetData`], or why the unit has no model (the floor every model shares).
 enum Prep {
     Ready(Box<NetData>),
-    Skip(UnitResult),
+    Skip(Box<UnitResult>),
 }
 
 fn prepare(
@@ -152,7 +152,7 @@ fn prepare(
         y_train.iter().sum::<f64>() / y_train.len() as f64
     };
     let skip = |reason: String| {
-        Prep::Skip(UnitResult {
+        Prep::Skip(Box::new(UnitResult {
             ts: Vec::new(),
             actual: Vec::new(),
             predicted: Vec::new(),
@@ -166,7 +166,7 @@ fn prepare(
                 model: None,
                 network: None,
             },
-        })
+        }))
     };
     // The same floor as every other model, so the models stay on the same units.
     if train.len() <= n_features + 1 {
@@ -284,7 +284,7 @@ pub(crate) fn run_net_unit(
 ) -> Result<UnitResult> {
     let d = match prepare(p, rows, extra, cols, spec, horizon)? {
         Prep::Ready(d) => d,
-        Prep::Skip(r) => return Ok(r),
+        Prep::Skip(r) => return Ok(*r),
     };
     let NetData {
         aux,

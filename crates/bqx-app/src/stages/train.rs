@@ -155,7 +155,11 @@ fn save_champions(
         Some(i) => i,
         None => {
             crate::progress::task_started(progress, "champions", 1, "sets");
-            let (fold, names, champs) = bqx_eval::backtest::train_champions(
+            let bqx_eval::backtest::Champions {
+                fold,
+                input_names: names,
+                by_pair: champs,
+            } = bqx_eval::backtest::train_champions(
                 &l.inputs.series,
                 Some(&l.inputs.panel),
                 &l.cfg,
