@@ -6,8 +6,8 @@
 //! under `<store>/models/champion/<key12>/` as `<PAIR>.safetensors` + `<PAIR>.json` (a network
 //! card that must match the input schema) with the inputs of the pair's most recent 500 rows
 //! (`<PAIR>.inputs.safetensors`). A prediction runs the loaded network on the stored inputs of
-//! the latest row at or before the time asked for; a time before those rows is refused with the
-//! range that is available.
+//! the latest row at or before the time asked for (once per row: the answer is kept with the
+//! loaded champion); a time before those rows is refused with the range that is available.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -87,6 +87,9 @@ pub struct LoadedChampion {
     net: Mutex<MultiTaskNet>,
     ts: Vec<i64>,
     x: Matrix,
+    /// Each stored row's answer, computed by the network on first request (the model and the
+    /// row never change, so neither does the answer).
+    answers: Vec<std::sync::OnceLock<PredictResponse>>,
 }
 
 impl std::fmt::Debug for LoadedChampion {
@@ -168,6 +171,7 @@ pub fn load_champion(store_dir: &Path, pair: Pair) -> Result<LoadedChampion, App
         card,
         card_rel: format!("{}/{pair}.json", index.dir),
         net: Mutex::new(net),
+        answers: (0..ts.len()).map(|_| std::sync::OnceLock::new()).collect(),
         ts,
         x,
     })
@@ -218,6 +222,16 @@ impl LoadedChampion {
                 k - 1
             }
         };
+        if let Some(a) = self.answers[row].get() {
+            return Ok(a.clone());
+        }
+        let a = self.compute(row)?;
+        Ok(self.answers[row].get_or_init(|| a).clone())
+    }
+
+    /// Runs the network on stored row `row`.
+    fn compute(&self, row: usize) -> Result<PredictResponse, AppError> {
+        let (first, last) = (self.ts[0], *self.ts.last().expect("non-empty"));
         let x = self.x.select_rows(&[row]).map_err(internal)?;
         let out = self
             .net

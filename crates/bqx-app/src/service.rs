@@ -222,11 +222,18 @@ struct Caches {
     bars: HashMap<SeriesKey, Arc<bqx_domain::BarColumns>>,
 }
 
-/// The run whose champions are loaded, and those loaded so far by pair.
-type LoadedChampions = (
-    Option<String>,
-    HashMap<bqx_domain::Pair, Arc<crate::LoadedChampion>>,
-);
+/// The champions loaded for `/predict`: the run they come from, when the registry was last
+/// asked for the newest run with champions, and those loaded so far by pair.
+#[derive(Default)]
+struct LoadedChampions {
+    run_id: Option<String>,
+    checked: Option<std::time::Instant>,
+    by_pair: HashMap<bqx_domain::Pair, Arc<crate::LoadedChampion>>,
+}
+
+/// How long `/predict` trusts its answer to "which run has the newest champions" (a newer run's
+/// champions are picked up within this time).
+const CHAMPION_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// See the module documentation.
 pub struct Service {
@@ -292,7 +299,7 @@ impl Service {
             caches: Mutex::new(Caches::default()),
             duck: Mutex::new(()),
             registry: Mutex::new(None),
-            champions: Mutex::new((None, HashMap::new())),
+            champions: Mutex::new(LoadedChampions::default()),
         })
     }
 
@@ -305,21 +312,33 @@ impl Service {
             )
         })?;
         let at = req.at.as_deref().map(crate::parse_at).transpose()?;
-        let (newest, _) = crate::predict::newest_champions(&self.store_dir)?;
-        let cached = {
-            let mut c = self.champions.lock().expect("champions lock");
-            if c.0.as_deref() != Some(newest.as_str()) {
-                *c = (Some(newest.clone()), HashMap::new());
-            }
-            c.1.get(&pair).cloned()
+        let fresh = {
+            let c = self.champions.lock().expect("champions lock");
+            c.checked.is_some_and(|t| t.elapsed() < CHAMPION_RECHECK)
         };
+        if !fresh {
+            let (newest, _) = crate::predict::newest_champions(&self.store_dir)?;
+            let mut c = self.champions.lock().expect("champions lock");
+            if c.run_id.as_deref() != Some(newest.as_str()) {
+                c.by_pair.clear();
+                c.run_id = Some(newest);
+            }
+            c.checked = Some(std::time::Instant::now());
+        }
+        let cached = self
+            .champions
+            .lock()
+            .expect("champions lock")
+            .by_pair
+            .get(&pair)
+            .cloned();
         let champion = match cached {
             Some(ch) => ch,
             None => {
                 let ch = Arc::new(crate::load_champion(&self.store_dir, pair)?);
                 let mut c = self.champions.lock().expect("champions lock");
-                if c.0.as_deref() == Some(ch.run_id.as_str()) {
-                    c.1.insert(pair, Arc::clone(&ch));
+                if c.run_id.as_deref() == Some(ch.run_id.as_str()) {
+                    c.by_pair.insert(pair, Arc::clone(&ch));
                 }
                 ch
             }
