@@ -218,3 +218,54 @@ fn the_report_judges_the_extra_heads_and_compares_on_the_same_units() {
     let rows: Vec<usize> = same.models.iter().map(|m| m.pooled.n_rows).collect();
     assert!(rows.windows(2).all(|w| w[0] == w[1]), "{rows:?}");
 }
+
+#[test]
+fn a_champion_is_its_units_first_seed() {
+    let (s, _) = series(23, 7_000);
+    // One seed, so the unit's predictions are that seed's network's.
+    let ModelSpec::MultiTask(mut spec) = net(false, Some(1)) else {
+        unreachable!()
+    };
+    spec.seeds = 1;
+    let spec = ModelSpec::MultiTask(spec);
+    let cfg = config(vec![spec.clone()]);
+    let units = units(&s, &cfg);
+    let champs = bqx_eval::backtest::train_champions(
+        &s,
+        None,
+        &cfg,
+        &FoldFits::default(),
+        &spec,
+        usize::MAX,
+    )
+    .unwrap();
+    assert_eq!(champs.by_pair.len(), 2);
+    for (pair, mut c) in champs.by_pair {
+        let (id, u) = units
+            .iter()
+            .find(|(id, _)| id.pair == pair && id.fold == champs.fold)
+            .expect("the champion's unit");
+        // The champion's stored rows include the unit's test rows; on them it predicts what
+        // the unit predicted.
+        let rows: Vec<usize> =
+            u.ts.iter()
+                .map(|t| {
+                    c.ts.binary_search(t)
+                        .expect("test row among the stored rows")
+                })
+                .collect();
+        let x = c.x.select_rows(&rows).unwrap();
+        let out = c.net.predict(&x).unwrap();
+        for (a, b) in out.bqx.iter().zip(&u.predicted) {
+            assert!(
+                (a - b).abs() <= 1e-9 * b.abs().max(1e-6),
+                "{id:?}: {a} vs {b}"
+            );
+        }
+        assert_eq!(
+            c.fit.epochs,
+            u.fit.network.as_ref().unwrap().curves[0].epochs,
+            "{id:?}: the same training"
+        );
+    }
+}
