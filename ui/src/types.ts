@@ -528,6 +528,8 @@ export interface EmbedFold {
   reconstruction: { family: string; features: number; mse: number }[];
   unit_std: number[];
   constant_units: number[];
+  /** Per hidden encoder block, ReLU units that never fire on the training rows. */
+  dead_units?: number[];
   k: number;
   silhouette: number | null;
   clusters: {

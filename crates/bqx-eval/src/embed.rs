@@ -229,6 +229,9 @@ pub struct EmbedFoldReport {
     pub unit_std: Vec<f64>,
     /// Units whose std is below 1e-6 of the largest (constant: they carry nothing).
     pub constant_units: Vec<usize>,
+    /// Per hidden block of the encoder, ReLU units that never fire on the training rows.
+    #[serde(default)]
+    pub dead_units: Vec<usize>,
     pub k: usize,
     pub silhouette: Option<f64>,
     pub clusters: Vec<ClusterProfile>,
@@ -498,6 +501,7 @@ pub fn embed_report(
     let constant_units = (0..dim)
         .filter(|&j| unit_std[j] <= 1e-6 * top.max(1e-300))
         .collect();
+    let dead_units = ae.dead_units(&train).map_err(err)?;
 
     // k-means on (a sample of) the training embeddings.
     let km_idx = sample(n_train, KMEANS_ROWS, &mut rng);
@@ -617,6 +621,7 @@ pub fn embed_report(
         reconstruction: fam,
         unit_std,
         constant_units,
+        dead_units,
         k,
         silhouette,
         clusters,

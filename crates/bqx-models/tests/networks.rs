@@ -520,3 +520,24 @@ fn cards_name_the_candle_release_in_cargo_lock() {
     let version = &rest[..rest.find('"').unwrap()];
     assert_eq!(bqx_models::net::CANDLE_VERSION, version);
 }
+
+#[test]
+fn dead_relu_units_are_counted_per_hidden_layer() {
+    let g = &golden()["autoencoder"];
+    let cfg: AutoencoderConfig = serde_json::from_value(g["config"].clone()).unwrap();
+    let x = rows(&g["x"]);
+    let mut t = tensors(&g["tensors"]);
+    let base = {
+        let mut ae = Autoencoder::from_parts(cfg.clone(), scaler(&g["scaler"]), t.clone()).unwrap();
+        ae.dead_units(&x).unwrap()
+    };
+    assert_eq!(base.len(), 2, "one count per hidden encoder block");
+    // Shift unit 0 of the first block far below zero after BatchNorm: it can never fire.
+    t.get_mut("encoder.0.bn.bias").unwrap().1[0] = -1e6;
+    let mut ae = Autoencoder::from_parts(cfg, scaler(&g["scaler"]), t).unwrap();
+    let dead = ae.dead_units(&x).unwrap();
+    assert!(dead[0] >= 1 && dead[0] >= base[0], "{dead:?} vs {base:?}");
+    if base[0] == 0 {
+        assert_eq!(dead[0], 1);
+    }
+}

@@ -23,7 +23,8 @@ function foldView(f: EmbedFold): HTMLElement[] {
         `kept epoch ${f.best_epoch} of ${f.curve.length}${f.stopped_early ? ' (early stop)' : ''}, ` +
         `validation MSE ${last?.valid_mse === null || last === undefined ? NA : fixed(last.valid_mse, 3)} (standardized; 1 ≈ the mean). ` +
         `k-means with k = ${f.k}: silhouette ${f.silhouette === null ? NA : fixed(f.silhouette, 3)}. ` +
-        `Constant units: ${f.constant_units.length === 0 ? 'none' : f.constant_units.join(', ')}.`,
+        `Constant embedding units: ${f.constant_units.length === 0 ? 'none' : f.constant_units.join(', ')}. ` +
+        `Dead ReLU units per hidden encoder layer: ${(f.dead_units ?? []).length === 0 ? NA : (f.dead_units ?? []).join(' / ')}.`,
     ),
   ];
 }

@@ -25,7 +25,7 @@ use crate::progress::{task_advanced, task_finished, task_started};
 use crate::{AppError, ErrorCode};
 
 /// Version of the embedding procedure (bump when it changes).
-const EMBED_VERSION: u32 = 1;
+const EMBED_VERSION: u32 = 2;
 /// Clusters of the interpretation (features.md § Stage 2.17).
 const CLUSTERS: usize = 10;
 
@@ -294,6 +294,7 @@ impl Stage for EmbedStage {
             "reused_folds": e.reused,
             "silhouette": e.reports.iter().map(|r| r.silhouette).collect::<Vec<_>>(),
             "constant_units": e.reports.iter().map(|r| r.constant_units.len()).sum::<usize>(),
+            "dead_units": e.reports.iter().map(|r| r.dead_units.iter().sum::<usize>()).collect::<Vec<_>>(),
             "key": e.key,
         })
     }

@@ -454,6 +454,44 @@ impl Autoencoder {
         Ok(out)
     }
 
+    /// Per hidden block of the encoder (the blocks before the bottleneck), how many ReLU units
+    /// never fire (output 0 on every row of `source`): dead units carry nothing.
+    pub fn dead_units(&mut self, source: &dyn RowSource) -> Result<Vec<usize>> {
+        let d = self.device.clone();
+        let state = self
+            .state
+            .as_mut()
+            .ok_or(Error::NotFitted(ModelKind::Mlp))?;
+        check_cols(state, source)?;
+        let hidden = state.encoder.blocks.len().saturating_sub(1);
+        let mut alive: Vec<Vec<bool>> = state.encoder.blocks[..hidden]
+            .iter()
+            .map(|b| vec![false; b.spec.fan_out])
+            .collect();
+        let idx: Vec<u32> = (0..source.rows() as u32).collect();
+        let mut buf = Vec::new();
+        for chunk in idx.chunks(CHUNK) {
+            buf.clear();
+            source.read(chunk, &mut buf)?;
+            standardize(&mut buf, &state.scaler);
+            let mut h = Tensor::from_slice(&buf, (chunk.len(), state.n_inputs), &d)?;
+            for (k, block) in state.encoder.blocks[..hidden].iter_mut().enumerate() {
+                h = block.forward(&h, None)?;
+                let width = alive[k].len();
+                let v = h.flatten_all()?.to_vec1::<f32>()?;
+                for row in v.chunks(width) {
+                    for (a, &x) in alive[k].iter_mut().zip(row) {
+                        *a |= x > 0.0;
+                    }
+                }
+            }
+        }
+        Ok(alive
+            .iter()
+            .map(|l| l.iter().filter(|&&a| !a).count())
+            .collect())
+    }
+
     /// Reconstructions of every row of `source` in standardized units (row-major).
     pub fn reconstruct_standardized(&mut self, source: &dyn RowSource) -> Result<Vec<f32>> {
         let d = self.device.clone();
