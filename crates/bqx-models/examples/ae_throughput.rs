@@ -65,6 +65,9 @@ fn synthetic(rows: usize, seed: u64) -> Result<Matrix, Box<dyn std::error::Error
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the binaries do: candle's spinning element-wise pool off unless CANDLE_NUM_THREADS is
+    // set (BENCHMARKS.md § Networks).
+    bqx_models::configure_cpu_threads();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| a.parse())

@@ -18,6 +18,9 @@ use rand_chacha::ChaCha8Rng;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // As the binaries do: candle's spinning element-wise pool off unless CANDLE_NUM_THREADS is
+    // set (BENCHMARKS.md § Networks).
+    bqx_models::configure_cpu_threads();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |i: usize, d: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
     let (rows, cols, epochs) = (num(0, 3500), num(1, 280), num(2, 10));
