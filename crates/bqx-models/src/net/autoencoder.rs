@@ -427,54 +427,45 @@ impl Autoencoder {
         Ok(report)
     }
 
-    /// The embeddings of every row of `source` (row-major, `rows × bottleneck`).
-    pub fn encode(&mut self, source: &dyn RowSource) -> Result<Vec<f32>> {
+    /// The fitted state, checked against `source`'s width.
+    fn fitted(&mut self, source: &dyn RowSource) -> Result<(&mut AeState, Device)> {
         let d = self.device.clone();
         let state = self
             .state
             .as_mut()
             .ok_or(Error::NotFitted(ModelKind::Mlp))?;
         check_cols(state, source)?;
-        let idx: Vec<u32> = (0..source.rows() as u32).collect();
+        Ok((state, d))
+    }
+
+    /// The embeddings of every row of `source` (row-major, `rows × bottleneck`).
+    pub fn encode(&mut self, source: &dyn RowSource) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(source.rows() * self.config.bottleneck);
-        let mut buf = Vec::new();
-        for chunk in idx.chunks(CHUNK) {
-            buf.clear();
-            source.read(chunk, &mut buf)?;
-            standardize(&mut buf, &state.scaler);
-            let x = Tensor::from_slice(&buf, (chunk.len(), state.n_inputs), &d)?;
+        let (state, d) = self.fitted(source)?;
+        eval_chunks(state, &d, source, |state, x, _| {
             out.extend(
                 state
                     .encoder
-                    .forward(&x, None)?
+                    .forward(x, None)?
                     .flatten_all()?
                     .to_vec1::<f32>()?,
             );
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
     /// Per hidden block of the encoder (the blocks before the bottleneck), how many ReLU units
     /// never fire (output 0 on every row of `source`): dead units carry nothing.
     pub fn dead_units(&mut self, source: &dyn RowSource) -> Result<Vec<usize>> {
-        let d = self.device.clone();
-        let state = self
-            .state
-            .as_mut()
-            .ok_or(Error::NotFitted(ModelKind::Mlp))?;
-        check_cols(state, source)?;
+        let (state, d) = self.fitted(source)?;
         let hidden = state.encoder.blocks.len().saturating_sub(1);
         let mut alive: Vec<Vec<bool>> = state.encoder.blocks[..hidden]
             .iter()
             .map(|b| vec![false; b.spec.fan_out])
             .collect();
-        let idx: Vec<u32> = (0..source.rows() as u32).collect();
-        let mut buf = Vec::new();
-        for chunk in idx.chunks(CHUNK) {
-            buf.clear();
-            source.read(chunk, &mut buf)?;
-            standardize(&mut buf, &state.scaler);
-            let mut h = Tensor::from_slice(&buf, (chunk.len(), state.n_inputs), &d)?;
+        eval_chunks(state, &d, source, |state, x, _| {
+            let mut h = x.clone();
             for (k, block) in state.encoder.blocks[..hidden].iter_mut().enumerate() {
                 h = block.forward(&h, None)?;
                 let width = alive[k].len();
@@ -485,7 +476,8 @@ impl Autoencoder {
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(alive
             .iter()
             .map(|l| l.iter().filter(|&&a| !a).count())
@@ -494,42 +486,50 @@ impl Autoencoder {
 
     /// Reconstructions of every row of `source` in standardized units (row-major).
     pub fn reconstruct_standardized(&mut self, source: &dyn RowSource) -> Result<Vec<f32>> {
-        let d = self.device.clone();
-        let state = self
-            .state
-            .as_mut()
-            .ok_or(Error::NotFitted(ModelKind::Mlp))?;
-        check_cols(state, source)?;
-        let idx: Vec<u32> = (0..source.rows() as u32).collect();
+        let (state, d) = self.fitted(source)?;
         let mut out = Vec::with_capacity(source.rows() * state.n_inputs);
-        let mut buf = Vec::new();
-        for chunk in idx.chunks(CHUNK) {
-            buf.clear();
-            source.read(chunk, &mut buf)?;
-            standardize(&mut buf, &state.scaler);
-            let x = Tensor::from_slice(&buf, (chunk.len(), state.n_inputs), &d)?;
-            let code = state.encoder.forward(&x, None)?;
-            out.extend(
-                state
-                    .decoder
-                    .forward(&code, None)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?,
-            );
-        }
+        eval_chunks(state, &d, source, |state, x, _| {
+            out.extend(reconstruct(state, x)?);
+            Ok(())
+        })?;
         Ok(out)
     }
 
     /// Mean squared reconstruction error per column (standardized units) over `source`.
     pub fn reconstruction_error(&mut self, source: &dyn RowSource) -> Result<Vec<f64>> {
-        let d = self.device.clone();
-        let state = self
-            .state
-            .as_mut()
-            .ok_or(Error::NotFitted(ModelKind::Mlp))?;
-        check_cols(state, source)?;
+        let (state, d) = self.fitted(source)?;
         recon_error(state, &d, source)
     }
+}
+
+/// Reads `source` in chunks, standardizes them with the fitted scaler and hands each chunk to
+/// `f` as a tensor (with the standardized values), in evaluation mode.
+fn eval_chunks(
+    state: &mut AeState,
+    d: &Device,
+    source: &dyn RowSource,
+    mut f: impl FnMut(&mut AeState, &Tensor, &[f32]) -> Result<()>,
+) -> Result<()> {
+    let idx: Vec<u32> = (0..source.rows() as u32).collect();
+    let mut buf = Vec::new();
+    for chunk in idx.chunks(CHUNK) {
+        buf.clear();
+        source.read(chunk, &mut buf)?;
+        standardize(&mut buf, &state.scaler);
+        let x = Tensor::from_slice(&buf, (chunk.len(), state.n_inputs), d)?;
+        f(state, &x, &buf)?;
+    }
+    Ok(())
+}
+
+/// The decoder's output for standardized rows `x` (row-major).
+fn reconstruct(state: &mut AeState, x: &Tensor) -> Result<Vec<f32>> {
+    let code = state.encoder.forward(x, None)?;
+    Ok(state
+        .decoder
+        .forward(&code, None)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 fn check_cols(state: &AeState, source: &dyn RowSource) -> Result<()> {
@@ -546,26 +546,16 @@ fn check_cols(state: &AeState, source: &dyn RowSource) -> Result<()> {
 fn recon_error(state: &mut AeState, d: &Device, source: &dyn RowSource) -> Result<Vec<f64>> {
     let p = state.n_inputs;
     let n = source.rows();
-    let idx: Vec<u32> = (0..n as u32).collect();
     let mut sums = vec![0.0f64; p];
-    let mut buf = Vec::new();
-    for chunk in idx.chunks(CHUNK) {
-        buf.clear();
-        source.read(chunk, &mut buf)?;
-        standardize(&mut buf, &state.scaler);
-        let x = Tensor::from_slice(&buf, (chunk.len(), p), d)?;
-        let code = state.encoder.forward(&x, None)?;
-        let r = state
-            .decoder
-            .forward(&code, None)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        for (row_r, row_x) in r.chunks_exact(p).zip(buf.chunks_exact(p)) {
+    eval_chunks(state, d, source, |state, x, z| {
+        let r = reconstruct(state, x)?;
+        for (row_r, row_x) in r.chunks_exact(p).zip(z.chunks_exact(p)) {
             for j in 0..p {
                 let e = f64::from(row_r[j]) - f64::from(row_x[j]);
                 sums[j] += e * e;
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(sums.into_iter().map(|s| s / n.max(1) as f64).collect())
 }
