@@ -1309,12 +1309,14 @@ pub(crate) fn usable(
     range: Range<usize>,
 ) -> Vec<usize> {
     range
-        .filter(|&i| {
-            p.complete[i]
-                && p.target[i].is_finite()
-                && extra.is_none_or(|e| (0..e.n_cols()).all(|j| e.get(i, j).is_finite()))
-        })
+        .filter(|&i| p.target[i].is_finite() && inputs_defined(p, extra, i))
         .collect()
+}
+
+/// Whether every input of row `i` is defined: the stored features and the fold's extra columns
+/// (the target need not be known).
+pub(crate) fn inputs_defined(p: &Prepared<'_>, extra: Option<&FoldColumns>, i: usize) -> bool {
+    p.complete[i] && extra.is_none_or(|e| (0..e.n_cols()).all(|j| e.get(i, j).is_finite()))
 }
 
 /// The row-major model input of `rows`: stored features then the fold's extra columns, or

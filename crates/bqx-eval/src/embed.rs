@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::{FoldColumns, FoldExtra, FoldSetup};
+use crate::backtest::{FoldColumns, FoldExtra, FoldSetup, inputs_defined};
 use crate::error::{Result, invalid};
 use crate::networks::aux_targets;
 use crate::targets::RegimeCuts;
@@ -49,11 +49,7 @@ impl<'s, 'a> FoldRowSource<'s, 'a> {
         for (pi, p) in setup.prepared.iter().enumerate() {
             let e = extra.get(pi).and_then(Option::as_ref);
             for i in part(&p.rows[fi]) {
-                let ok = p.complete[i]
-                    && e.is_none_or(|e| {
-                        (0..e.m.n_cols()).all(|j| e.m.get(i - e.offset, j).is_finite())
-                    });
-                if ok {
+                if inputs_defined(p, e, i) {
                     rows.push((pi as u32, i as u32));
                 }
             }

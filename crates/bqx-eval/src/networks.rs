@@ -14,7 +14,7 @@ use bqx_models::net::{HeadEpoch, MultiTargets, MultiTaskNet, NetFitReport, Tasks
 use bqx_models::{Matrix, NetworkUnitSpec};
 use serde::{Deserialize, Serialize};
 
-use crate::backtest::{FoldColumns, Prepared, UnitFit, UnitResult, gather, usable};
+use crate::backtest::{FoldColumns, Prepared, UnitFit, UnitResult, gather, inputs_defined, usable};
 use crate::bootstrap::{BootstrapConfig, Interval, block_bootstrap};
 use crate::error::{Result, invalid};
 use crate::folds::FoldRows;
@@ -244,11 +244,9 @@ pub(crate) fn champion_of(
             (!d.valid.is_empty()).then_some((&d.x_valid, &d.t_valid)),
         )
         .map_err(|e| invalid("model", format!("{} champion: {e}", p.input.pair)))?;
-    let all = usable_inputs(
-        p,
-        extra,
-        rows.train.start..rows.test.end.max(rows.train.start),
-    );
+    let all: Vec<usize> = (rows.train.start..rows.test.end.max(rows.train.start))
+        .filter(|&i| inputs_defined(p, extra, i))
+        .collect();
     let recent_rows = &all[all.len().saturating_sub(recent)..];
     Ok(Some(Champion {
         net,
@@ -257,17 +255,6 @@ pub(crate) fn champion_of(
         ts: recent_rows.iter().map(|&i| p.input.ts[i]).collect(),
         x: gather(p, extra, cols, recent_rows)?,
     }))
-}
-
-/// Rows of `range` whose every input is defined (the target need not be known).
-fn usable_inputs(p: &Prepared<'_>, extra: Option<&FoldColumns>, range: Range<usize>) -> Vec<usize> {
-    range
-        .filter(|&i| {
-            p.complete[i]
-                && extra
-                    .is_none_or(|e| (0..e.m.n_cols()).all(|j| e.m.get(i - e.offset, j).is_finite()))
-        })
-        .collect()
 }
 
 /// Fits one network unit (all its seeds) and predicts its test rows.
