@@ -395,7 +395,6 @@ fn checkpoints_round_trip_bit_for_bit_and_refuse_another_schema() {
         &meta("schema-a", 7),
     )
     .unwrap();
-    let bytes = std::fs::read(&saved.card).unwrap();
 
     let (loaded, card) = load_network(&saved.card, "schema-a").unwrap();
     assert_eq!(card.name, "multitask");
@@ -411,10 +410,7 @@ fn checkpoints_round_trip_bit_for_bit_and_refuse_another_schema() {
         load_network(&saved.card, "schema-b"),
         Err(Error::SchemaMismatch { .. })
     ));
-    // Saving again gives the same bytes; a tampered weights file is refused.
-    let (again, _) = load_network(&saved.card, "schema-a").unwrap();
-    let dir2 = tempfile::tempdir().unwrap();
-    let _ = again;
+    // A tampered weights file is refused.
     let w = saved.weights.unwrap();
     let mut wb = std::fs::read(&w).unwrap();
     let last = wb.len() - 1;
@@ -424,8 +420,6 @@ fn checkpoints_round_trip_bit_for_bit_and_refuse_another_schema() {
         load_network(&saved.card, "schema-a"),
         Err(Error::Checkpoint { .. })
     ));
-    drop(dir2);
-    assert!(!bytes.is_empty());
 
     // The autoencoder too.
     let mut ae = Autoencoder::new(AutoencoderConfig {
