@@ -43,9 +43,10 @@ impl DeviceChoice {
 ///
 /// Why: candle 0.11 splits every element-wise operation of ≥ 64 Ki elements over a pool of
 /// threads that spin while they wait. Our networks run one per pair in parallel on rayon, so
-/// those spinning threads compete with real work; on the 2-core machine the multi-task
-/// network's training ran at 2,665 samples/s with the pool and 23,766 samples/s without it
-/// (`multitask_throughput 3500 280 10`, trunk 256 → 128; same losses bit for bit).
+/// those spinning threads compete with real work: on the 2-core machine, two trainings of the
+/// multi-task network at once ran at about 3,600 samples/s each with the pool and 21,000
+/// without it (`multitask_throughput 3500 280 10`, trunk 256 → 128; same losses bit for bit;
+/// BENCHMARKS.md). Alone on an idle machine the pool costs nothing.
 ///
 /// Call it first thing in `main`, before any thread is started (it changes the process
 /// environment) and before the first network runs (candle reads the variable once).
