@@ -10,6 +10,7 @@ mod error;
 mod export;
 mod ingest;
 mod networks;
+mod online;
 mod panel_features;
 mod pipeline;
 mod predict;
@@ -34,6 +35,10 @@ pub use ingest::{
     FileReport, IngestRequest, IngestResponse, IngestTotals, RejectionSummary, ingest,
 };
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
+pub use online::{
+    AlertView, MIN_TRAIN_ROWS, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest, OnlineScore,
+    alerts, online,
+};
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
 pub use predict::{
@@ -57,7 +62,8 @@ pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 pub use bqx_eval::Interval;
 pub use bqx_eval::report::{SkillVerdict, Verdict};
 pub use bqx_ingest::{FormatChoice, SourceTz};
-pub use bqx_store::{ArtifactRow, LogRow, MetricRow};
+pub use bqx_online::{Alert, OnlineConfig, Severity, Signal};
+pub use bqx_store::{AlertRow, ArtifactRow, LogRow, MetricRow};
 
 /// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory
 /// (`~/.local/share/bqx` on Linux).

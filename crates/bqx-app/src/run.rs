@@ -50,7 +50,7 @@ pub fn schema_hash(catalog: &[FeatureSpec]) -> String {
 }
 
 /// A close-only series: open = high = low = close on every bar (e.g. the ECB's fixes).
-fn is_close_only(b: &BarColumns) -> bool {
+pub(crate) fn is_close_only(b: &BarColumns) -> bool {
     (0..b.len())
         .all(|i| b.open[i] == b.close[i] && b.high[i] == b.close[i] && b.low[i] == b.close[i])
 }

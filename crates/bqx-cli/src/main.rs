@@ -96,6 +96,55 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// The stage-2.19 online loop: replays bars one at a time through the same feature kernels,
+    /// predicts with a frozen ridge and an online learner (RLS) weighted by recent error,
+    /// scores each prediction when its label matures, and raises drift alerts (ADWIN,
+    /// Page–Hinkley, PSI). State is checkpointed: running the same command again resumes.
+    Online {
+        /// Replay this file (any ingest format; ingested first): its bars after the stored
+        /// history are the live part.
+        #[arg(long, value_name = "FILE", conflicts_with = "from_store")]
+        replay: Option<PathBuf>,
+        /// Replay the store's own bars: the last (1 − --train-fraction) of each pair's bars
+        /// are the live part.
+        #[arg(long)]
+        from_store: bool,
+        /// Pairs (comma-separated; default: every stored pair of the timeframe).
+        #[arg(long, value_delimiter = ',')]
+        pairs: Vec<Pair>,
+        /// Timeframe (default: the one with the most stored pairs).
+        #[arg(long)]
+        timeframe: Option<String>,
+        /// --from-store: share of each pair's bars used to fit the frozen member.
+        #[arg(long, default_value_t = 0.7)]
+        train_fraction: f64,
+        /// Replay at N times the bars' own pace (gaps capped at 1 s).
+        #[arg(long, conflicts_with = "as_fast_as_possible")]
+        speed: Option<f64>,
+        /// Replay as fast as possible (the default).
+        #[arg(long)]
+        as_fast_as_possible: bool,
+        /// Stop after this many live bars (checkpointed; run again to continue).
+        #[arg(long)]
+        max_bars: Option<u64>,
+        /// Live bars between checkpoints.
+        #[arg(long, default_value_t = 10_000)]
+        checkpoint_every: u64,
+        /// Forget this session's checkpoint, alerts and stored rows, and start again.
+        #[arg(long)]
+        fresh: bool,
+        /// Print the signals every N live bars (0: never).
+        #[arg(long, default_value_t = 0)]
+        signals_every: u64,
+    },
+    /// Drift alerts of the online loop, newest first.
+    Alerts {
+        /// Only this session.
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// The walk-forward backtest of the current store (reuses every unit an earlier run
     /// completed): tear-sheet, or the JSON report with --json.
     Backtest {
@@ -434,6 +483,63 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print_json(&r)
             } else {
                 render::predict(&r);
+                Ok(())
+            }
+        }
+        Command::Online {
+            replay,
+            from_store,
+            pairs,
+            timeframe,
+            train_fraction,
+            speed,
+            as_fast_as_possible: _,
+            max_bars,
+            checkpoint_every,
+            fresh,
+            signals_every,
+        } => {
+            if replay.is_none() && !from_store {
+                return Err(AppError::new(
+                    ErrorCode::InvalidArgument,
+                    "say where the bars come from: --replay FILE or --from-store",
+                ));
+            }
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let req = bqx_app::OnlineRequest {
+                replay,
+                pairs,
+                timeframe,
+                train_fraction,
+                speed,
+                max_bars,
+                checkpoint_every,
+                fresh,
+                ..Default::default()
+            };
+            let json = cli.json;
+            let mut on_event = |e: bqx_app::OnlineEvent| {
+                if json {
+                    return;
+                }
+                progress.suspend(|| render::online_event(&e));
+            };
+            let report = bqx_app::online(&dir, &req, &progress, signals_every, &mut on_event)?;
+            progress.clear();
+            if cli.json {
+                print_json(&report)
+            } else {
+                render::online(&report);
+                Ok(())
+            }
+        }
+        Command::Alerts { session, limit } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let alerts = bqx_app::alerts(&dir, session.as_deref(), limit)?;
+            if cli.json {
+                print_json(&alerts)
+            } else {
+                render::alerts(&alerts);
                 Ok(())
             }
         }

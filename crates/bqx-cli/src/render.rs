@@ -43,6 +43,11 @@ impl Bars {
     pub fn clear(&self) {
         let _ = self.multi.clear();
     }
+
+    /// Runs `f` (which prints) with the bars hidden.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
+    }
 }
 
 impl Progress for Bars {
@@ -867,4 +872,127 @@ pub fn catalog(c: &FeatureCatalog) {
         c.count,
         families.join(", ")
     );
+}
+
+fn utc(us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// One event of the online loop, as it happens.
+pub fn online_event(e: &bqx_app::OnlineEvent) {
+    match e {
+        bqx_app::OnlineEvent::Started {
+            session,
+            pairs,
+            live_bars,
+            resumed_at,
+        } => {
+            let what = if *resumed_at > 0 {
+                format!("resuming at live bar {resumed_at} of {live_bars}")
+            } else {
+                format!("{live_bars} live bars")
+            };
+            println!("online session {session}: {} pairs, {what}", pairs.len());
+        }
+        bqx_app::OnlineEvent::Alert(a) => println!(
+            "ALERT {} {} {} [{}] {}: {} (playbook: {})",
+            utc(a.ts),
+            a.severity.as_str().to_uppercase(),
+            a.pair,
+            a.evidence.detector,
+            a.subject,
+            a.reason,
+            a.playbook
+        ),
+        bqx_app::OnlineEvent::Signals { ts, signals } => {
+            println!("signals at {}:", utc(*ts));
+            for s in signals {
+                println!(
+                    "  {} {:+.5} (frozen {:+.5} w {:.2}, rls {:+.5} w {:.2})",
+                    s.pair, s.ensemble, s.members[0], s.weights[0], s.members[1], s.weights[1]
+                );
+            }
+        }
+        bqx_app::OnlineEvent::Checkpoint { .. } => {}
+    }
+}
+
+/// The session's scores after the call.
+pub fn online(r: &bqx_app::OnlineReport) {
+    println!(
+        "session {} ({}), run {}: {} of {} live bars consumed{} in {:.1} s ({:.0} bars/s)",
+        r.session,
+        r.timeframe,
+        r.run_id,
+        r.live_bars,
+        r.live_total,
+        if r.complete {
+            ""
+        } else {
+            " — run again to continue"
+        },
+        r.seconds,
+        r.bars_per_second
+    );
+    let alerts: Vec<String> = r.alerts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!(
+        "alerts raised in this call: {}",
+        if alerts.is_empty() {
+            "none".into()
+        } else {
+            alerts.join(", ")
+        }
+    );
+    println!(
+        "{:<8} {:>8} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>13}",
+        "pair",
+        "matured",
+        "MAE frozen",
+        "MAE rls",
+        "MAE ens",
+        "DA frz",
+        "DA rls",
+        "DA ens",
+        "weights f/r"
+    );
+    let line = |name: &str, s: &bqx_app::OnlineScore, w: Option<&[f64]>| {
+        println!(
+            "{:<8} {:>8} {:>11.5} {:>11.5} {:>11.5} {:>8} {:>8} {:>8} {:>13}",
+            name,
+            s.matured,
+            s.mae[0],
+            s.mae[1],
+            s.mae[2],
+            pct(s.da[0]),
+            pct(s.da[1]),
+            pct(s.da[2]),
+            w.map_or(String::new(), |w| format!("{:.2}/{:.2}", w[0], w[1]))
+        )
+    };
+    for p in &r.pairs {
+        line(&p.pair.to_string(), &p.score, Some(&p.weights));
+    }
+    line("pooled", &r.pooled, None);
+}
+
+/// Stored alerts.
+pub fn alerts(a: &[bqx_app::AlertView]) {
+    if a.is_empty() {
+        println!("no alerts");
+        return;
+    }
+    for x in a {
+        println!(
+            "#{} {} {} {} [{}] {}: {}",
+            x.id,
+            x.time,
+            x.severity.to_uppercase(),
+            x.pair,
+            x.detector,
+            x.subject,
+            x.reason
+        );
+    }
 }

@@ -181,6 +181,19 @@ impl BarColumns {
         self.ts.is_empty()
     }
 
+    /// A copy of the bars in `rows`.
+    pub fn slice(&self, rows: std::ops::Range<usize>) -> BarColumns {
+        BarColumns {
+            ts: self.ts[rows.clone()].to_vec(),
+            open: self.open[rows.clone()].to_vec(),
+            high: self.high[rows.clone()].to_vec(),
+            low: self.low[rows.clone()].to_vec(),
+            close: self.close[rows.clone()].to_vec(),
+            volume: self.volume.as_ref().map(|v| v[rows.clone()].to_vec()),
+            spread: self.spread.as_ref().map(|v| v[rows].to_vec()),
+        }
+    }
+
     /// Appends one bar; `volume`/`spread` are ignored when the batch has no such column.
     #[allow(clippy::too_many_arguments)]
     pub fn push(

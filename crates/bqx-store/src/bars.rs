@@ -14,7 +14,9 @@ use serde::Serialize;
 use crate::{Result, Store, StoreError, now_rfc3339};
 
 /// A series: one pair, one price side, one timeframe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub struct SeriesKey {
     pub pair: Pair,
     pub side: PriceSide,

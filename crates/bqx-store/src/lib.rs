@@ -14,6 +14,7 @@ mod bars;
 mod eval;
 mod features;
 pub mod migrations;
+mod online;
 mod registry;
 
 use std::fs::{File, OpenOptions};
@@ -29,6 +30,7 @@ pub use features::{
     ExportedTable, FEATURE_CHUNK_ROWS, FEATURES_DIR, FeatureFile, FeatureFileWriter, FeatureState,
     FeatureWrite, StoredFeatures, feature_table_name,
 };
+pub use online::{AlertRow, OnlineCheckpoint, OnlineMaturedRow, OnlineSessionRow, OnlineSignalRow};
 pub use registry::{
     ArtifactRow, CurveRow, IngestReportRow, LogLevel, LogRow, MetricRow, RegistryReader, RunRow,
     RunStatus, StageRow,

@@ -38,6 +38,7 @@ pub const STORE: &[Migration] = &[
     migration!("store", 3, "0003_predictions.sql"),
     migration!("store", 4, "0004_feature_files.sql"),
     migration!("store", 5, "0005_fitted.sql"),
+    migration!("store", 6, "0006_online.sql"),
 ];
 
 /// Migrations of the SQLite run registry (`registry.sqlite`).
@@ -45,6 +46,7 @@ pub const REGISTRY: &[Migration] = &[
     migration!("registry", 1, "0001_runs.sql"),
     migration!("registry", 2, "0002_eval.sql"),
     migration!("registry", 3, "0003_training.sql"),
+    migration!("registry", 4, "0004_online.sql"),
 ];
 
 /// The SQL that creates the version table (same text for both engines).

@@ -167,7 +167,7 @@ impl Store {
 /// must not block a run.
 #[derive(Debug)]
 pub struct RegistryReader {
-    conn: rusqlite::Connection,
+    pub(crate) conn: rusqlite::Connection,
 }
 
 impl RegistryReader {

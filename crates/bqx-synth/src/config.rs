@@ -57,6 +57,17 @@ pub enum Plant {
         lag: usize,
         strength: f64,
     },
+    /// A volatility regime switch: from bar `from` on, every currency's diffusion volatility
+    /// is multiplied by `factor` (> 0). Written `vol-break:FROM:FACTOR`.
+    VolBreak { from: usize, factor: f64 },
+    /// A trend switch in one pair: from bar `from` on, the pair's log return gets `per_bar`
+    /// added every bar (half on its base currency, half against its quote currency, so the
+    /// triangles hold). Written `drift:PAIR:FROM:PER_BAR`, e.g. `drift:EURUSD:6000:0.0002`.
+    Drift {
+        pair: Pair,
+        from: usize,
+        per_bar: f64,
+    },
 }
 
 impl Plant {
@@ -83,6 +94,23 @@ impl Plant {
                 }
                 Ok(())
             }
+            Plant::VolBreak { factor, .. } => {
+                if !(factor.is_finite() && factor > 0.0 && factor <= 100.0) {
+                    return Err(SynthError::BadPlant(format!(
+                        "{self}: factor must be in (0, 100], got {factor}"
+                    )));
+                }
+                Ok(())
+            }
+            Plant::Drift { per_bar, .. } => {
+                if !(per_bar.is_finite() && per_bar.abs() < 0.01) {
+                    return Err(SynthError::BadPlant(format!(
+                        "{self}: per-bar drift must be a log return with |drift| < 0.01, got \
+                         {per_bar}"
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -97,12 +125,19 @@ impl fmt::Display for Plant {
                 lag,
                 strength,
             } => write!(f, "lead-lag:{leader}:{follower}:{lag}:{strength}"),
+            Plant::VolBreak { from, factor } => write!(f, "vol-break:{from}:{factor}"),
+            Plant::Drift {
+                pair,
+                from,
+                per_bar,
+            } => write!(f, "drift:{pair}:{from}:{per_bar}"),
         }
     }
 }
 
-const PLANT_FORM: &str =
-    "expected lead-lag:LEADER:FOLLOWER:LAG:STRENGTH, e.g. lead-lag:EURUSD:GBPJPY:5:0.3";
+const PLANT_FORM: &str = "expected lead-lag:LEADER:FOLLOWER:LAG:STRENGTH (e.g. \
+     lead-lag:EURUSD:GBPJPY:5:0.3), vol-break:FROM:FACTOR (e.g. vol-break:5000:3) or \
+     drift:PAIR:FROM:PER_BAR (e.g. drift:EURUSD:5000:0.0002)";
 
 impl FromStr for Plant {
     type Err = SynthError;
@@ -113,11 +148,45 @@ impl FromStr for Plant {
         let err = |why: String| SynthError::BadPlant(format!("'{s}': {why}"));
         let fields: Vec<&str> = s.trim().split(':').map(str::trim).collect();
         let kind = fields[0].to_ascii_lowercase();
-        if !matches!(kind.as_str(), "lead-lag" | "leadlag" | "lead_lag") {
-            return Err(err(format!(
-                "unknown plant kind '{}' (known: lead-lag); {PLANT_FORM}",
-                fields[0]
-            )));
+        let bar = |v: &str| -> Result<usize, SynthError> {
+            v.parse()
+                .map_err(|_| err(format!("bar '{v}' is not a whole number of bars")))
+        };
+        let num = |what: &str, v: &str| -> Result<f64, SynthError> {
+            v.parse()
+                .map_err(|_| err(format!("{what} '{v}' is not a number")))
+        };
+        match kind.as_str() {
+            "vol-break" | "vol_break" if fields.len() == 3 => {
+                let plant = Plant::VolBreak {
+                    from: bar(fields[1])?,
+                    factor: num("factor", fields[2])?,
+                };
+                plant.validate()?;
+                return Ok(plant);
+            }
+            "drift" if fields.len() == 4 => {
+                let plant = Plant::Drift {
+                    pair: Pair::parse(fields[1]).map_err(|e| err(format!("pair: {e}")))?,
+                    from: bar(fields[2])?,
+                    per_bar: num("per-bar drift", fields[3])?,
+                };
+                plant.validate()?;
+                return Ok(plant);
+            }
+            "vol-break" | "vol_break" | "drift" => {
+                return Err(err(format!(
+                    "{} fields separated by ':', {PLANT_FORM}",
+                    fields.len()
+                )));
+            }
+            "lead-lag" | "leadlag" | "lead_lag" => {}
+            _ => {
+                return Err(err(format!(
+                    "unknown plant kind '{}' (known: lead-lag, vol-break, drift); {PLANT_FORM}",
+                    fields[0]
+                )));
+            }
         }
         if fields.len() != 5 {
             return Err(err(format!(
@@ -192,6 +261,27 @@ impl SynthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_and_prints_regime_switches() {
+        let v: Plant = "vol-break:5000:3".parse().unwrap();
+        assert_eq!(
+            v,
+            Plant::VolBreak {
+                from: 5000,
+                factor: 3.0
+            }
+        );
+        assert_eq!(v.to_string(), "vol-break:5000:3");
+        let d: Plant = "drift:eurusd:100:-0.0002".parse().unwrap();
+        assert_eq!(d.to_string(), "drift:EURUSD:100:-0.0002");
+        let msg = |s: &str| s.parse::<Plant>().unwrap_err().to_string();
+        assert!(msg("vol-break:5000:0").contains("factor must be in (0, 100]"));
+        assert!(msg("vol-break:x:2").contains("bar 'x'"));
+        assert!(msg("drift:EURUSD:10:0.5").contains("|drift| < 0.01"));
+        assert!(msg("drift:EURUSD:10").contains("3 fields"));
+        assert!(msg("jump:1").contains("known: lead-lag, vol-break, drift"));
+    }
 
     #[test]
     fn parses_and_prints_lead_lag_plants() {

@@ -128,19 +128,46 @@ fn simulate_factors(cfg: &SynthConfig, ts: &[i64]) -> FactorPaths {
     let plants: Vec<(usize, usize, usize, usize, f64)> = cfg
         .plants
         .iter()
-        .map(|p| match *p {
+        .filter_map(|p| match *p {
             Plant::LeadLag {
                 leader,
                 follower,
                 lag,
                 strength,
-            } => (
+            } => Some((
                 leader.index(),
                 follower.base().priority(),
                 follower.quote().priority(),
                 lag,
                 strength / 2.0,
-            ),
+            )),
+            _ => None,
+        })
+        .collect();
+    // Regime switches: (from, volatility factor) and (from, base, quote, half drift per bar).
+    let vol_breaks: Vec<(usize, f64)> = cfg
+        .plants
+        .iter()
+        .filter_map(|p| match *p {
+            Plant::VolBreak { from, factor } => Some((from, factor)),
+            _ => None,
+        })
+        .collect();
+    let drifts: Vec<(usize, usize, usize, f64)> = cfg
+        .plants
+        .iter()
+        .filter_map(|p| match *p {
+            Plant::Drift {
+                pair,
+                from,
+                per_bar,
+            } => Some((
+                from,
+                pair.base().priority(),
+                pair.quote().priority(),
+                per_bar / 2.0,
+            )),
+            _ => None,
         })
         .collect();
 
@@ -180,9 +207,14 @@ fn simulate_factors(cfg: &SynthConfig, ts: &[i64]) -> FactorPaths {
         let mut regime = [0.0; N];
         let mut m = [0.0; N];
         let mut vm = [0.0f32; N];
+        let broken: f64 = vol_breaks
+            .iter()
+            .filter(|&&(from, _)| t >= from)
+            .map(|&(_, f)| f)
+            .product();
         for c in 0..N {
-            // E[regime²] = 1, so the long-run variance is VOL².
-            regime[c] = (g + own[c] - var_h).exp();
+            // E[regime²] = 1, so the long-run variance is VOL² (times a planted break).
+            regime[c] = (g + own[c] - var_h).exp() * broken;
             m[c] = regime[c] * season[c][hour];
             vm[c] = m[c] as f32;
         }
@@ -217,6 +249,13 @@ fn simulate_factors(cfg: &SynthConfig, ts: &[i64]) -> FactorPaths {
                 let r = lb.close[t - lag] - lb.open[t - lag];
                 drift[b] += half * r / SUBSTEPS as f64;
                 drift[q] -= half * r / SUBSTEPS as f64;
+            }
+        }
+
+        for &(from, b, q, half) in &drifts {
+            if t >= from {
+                drift[b] += half / SUBSTEPS as f64;
+                drift[q] -= half / SUBSTEPS as f64;
             }
         }
 

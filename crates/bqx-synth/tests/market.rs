@@ -652,3 +652,44 @@ fn bad_configs_are_rejected() {
     assert!(matches!(e, SynthError::BadPlant(_)));
     assert!(e.to_string().contains("different pairs"), "{e}");
 }
+
+fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    let v = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m, v.sqrt())
+}
+
+#[test]
+fn planted_regime_switches_take_effect_at_their_bar() {
+    let cfg = |plants: Vec<Plant>| SynthConfig {
+        bars: 6000,
+        timeframe: Timeframe::H1,
+        seed: 11,
+        plants,
+        ..SynthConfig::default()
+    };
+    let eurusd = pair("EURUSD");
+    let plain = mid_returns(&generate(&cfg(vec![])).unwrap(), eurusd);
+    let vol = mid_returns(
+        &generate(&cfg(vec!["vol-break:3000:3".parse().unwrap()])).unwrap(),
+        eurusd,
+    );
+    let drift = mid_returns(
+        &generate(&cfg(vec!["drift:EURUSD:3000:0.001".parse().unwrap()])).unwrap(),
+        eurusd,
+    );
+    // Before the break the draws are the same bar for bar (the plants add no random draws).
+    assert_eq!(&plain[..2990], &vol[..2990]);
+    assert_eq!(&plain[..2990], &drift[..2990]);
+    let ratio = |a: &[f64], b: &[f64]| mean_sd(a).1 / mean_sd(b).1;
+    let after = ratio(&vol[3100..], &plain[3100..]);
+    assert!(
+        (2.6..3.4).contains(&after),
+        "volatility ratio after the break {after}"
+    );
+    // The drift moves the mean return by the planted 0.001 per bar (far above its noise:
+    // sd ≈ 1e-3 / √2900 ≈ 2e-5).
+    let shift = mean_sd(&drift[3100..]).0 - mean_sd(&plain[3100..]).0;
+    assert!((shift - 0.001).abs() < 1e-4, "{shift}");
+}
