@@ -517,7 +517,10 @@ fn the_base_stage_recomputes_only_series_whose_bars_changed() {
 
     let out = bqx(store.path(), &["run", "--stages", "online"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not built yet"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("runs through its own command (`bqx online`)")
+    );
 }
 
 #[test]

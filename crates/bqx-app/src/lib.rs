@@ -36,8 +36,8 @@ pub use ingest::{
 };
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use online::{
-    AlertView, MIN_TRAIN_ROWS, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest, OnlineScore,
-    alerts, online,
+    AlertView, MIN_TRAIN_ROWS, OnlineBlock, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest,
+    OnlineScore, alerts, online,
 };
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};

@@ -133,6 +133,19 @@ pub struct OnlineScore {
     pub da: Vec<f64>,
 }
 
+/// One block of a pair's matured labels (static vs adaptive over time).
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineBlock {
+    /// Matured-label times of the block (UTC µs, inclusive).
+    pub from: i64,
+    pub to: i64,
+    pub matured: u64,
+    /// MAE per member then the ensemble.
+    pub mae: Vec<f64>,
+    /// Mean frozen-member weight of the predictions that matured in the block.
+    pub w_frozen: f64,
+}
+
 /// One pair of the session.
 #[derive(Debug, Clone, Serialize)]
 pub struct OnlinePair {
@@ -142,6 +155,47 @@ pub struct OnlinePair {
     pub live_bars: u64,
     pub score: OnlineScore,
     pub weights: Vec<f64>,
+    /// The session's matured labels in [`TIMELINE_BLOCKS`] blocks of equal count.
+    pub timeline: Vec<OnlineBlock>,
+}
+
+/// Blocks of the per-pair timeline.
+pub const TIMELINE_BLOCKS: usize = 20;
+
+/// The stored matured labels of a pair in `blocks` blocks of equal count.
+fn timeline(
+    store: &Store,
+    session: &str,
+    pair: Pair,
+    blocks: usize,
+) -> Result<Vec<OnlineBlock>, AppError> {
+    let rows = store.online_matured(session, pair)?;
+    let signals = store.online_signals(session, pair)?;
+    let weight_at: BTreeMap<i64, f64> = signals.iter().map(|s| (s.ts, s.w_frozen)).collect();
+    let n = rows.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let k = blocks.clamp(1, n);
+    Ok((0..k)
+        .map(|b| {
+            let part = &rows[b * n / k..(b + 1) * n / k];
+            let m = part.len() as f64;
+            let mae =
+                |f: fn(&OnlineMaturedRow) -> f64| part.iter().map(|r| f(r).abs()).sum::<f64>() / m;
+            OnlineBlock {
+                from: part[0].ts,
+                to: part[part.len() - 1].ts,
+                matured: part.len() as u64,
+                mae: vec![mae(|r| r.e_frozen), mae(|r| r.e_rls), mae(|r| r.e_ensemble)],
+                w_frozen: part
+                    .iter()
+                    .filter_map(|r| weight_at.get(&r.made_ts))
+                    .sum::<f64>()
+                    / m,
+            }
+        })
+        .collect())
 }
 
 /// The session after this call.
@@ -731,19 +785,18 @@ fn run_session(
     on_event(OnlineEvent::Checkpoint { live_bars: live });
     task_finished(progress, "online: replay");
     let consumed = live - resumed_at;
-    let pairs: Vec<OnlinePair> = lp
-        .state()
-        .pairs
-        .iter()
-        .map(|(&pair, s)| OnlinePair {
+    let mut pairs: Vec<OnlinePair> = Vec::new();
+    for (&pair, s) in &lp.state().pairs {
+        pairs.push(OnlinePair {
             pair,
             inputs: s.model.inputs.clone(),
             train_rows: train_rows.get(&pair).copied().unwrap_or(0),
             live_bars: s.live_rows,
             score: score(&s.totals),
             weights: s.last_weights.clone(),
-        })
-        .collect();
+            timeline: timeline(store, session, pair, TIMELINE_BLOCKS)?,
+        });
+    }
     let totals: Vec<&bqx_online::Totals> = lp.state().pairs.values().map(|s| &s.totals).collect();
     let secs = t0.elapsed().as_secs_f64();
     Ok(OnlineReport {

@@ -47,6 +47,10 @@ pub struct OnlineConfig {
     /// strongly autocorrelated; the detectors' false-alarm rates assume independent values, so
     /// by default they see non-overlapping labels only.
     pub detector_stride: usize,
+    /// ADWIN tests for a cut every `adwin_clock` values. river's default (32) suits a value per
+    /// event; the loop's detectors see one value per `detector_stride` bars, so they test at
+    /// every value (1) and detect up to 32 values sooner.
+    pub adwin_clock: u32,
     /// ADWIN δ of a confirmed drift.
     pub adwin_drift: f64,
     /// ADWIN δ of a warning.
@@ -57,9 +61,9 @@ pub struct OnlineConfig {
     pub psi_window: usize,
     /// PSI is checked every this many rows.
     pub psi_every: usize,
-    /// PSI of a moderate shift (a warning).
+    /// PSI of a moderate shift (an info alert).
     pub psi_warning: f64,
-    /// PSI of a major shift (critical).
+    /// PSI of a major shift (a warning alert).
     pub psi_critical: f64,
     pub rls: RlsConfig,
 }
@@ -73,6 +77,7 @@ impl Default for OnlineConfig {
             tau_scale: 0.1,
             min_errors: 20,
             detector_stride: 0,
+            adwin_clock: 1,
             adwin_drift: 0.002,
             adwin_warning: 0.01,
             page_hinkley: PageHinkleyConfig::default(),
@@ -96,8 +101,8 @@ impl OnlineConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.window == 0 || self.horizon == 0 {
-            return Err("window and horizon must be at least 1".into());
+        if self.window == 0 || self.horizon == 0 || self.adwin_clock == 0 {
+            return Err("window, horizon and adwin_clock must be at least 1".into());
         }
         for (name, d) in [
             ("adwin_drift", self.adwin_drift),
@@ -282,8 +287,14 @@ impl MemberState {
     fn new(cfg: &OnlineConfig) -> MemberState {
         MemberState {
             errors: ErrorWindow::new(cfg.error_window),
-            adwin: Adwin::new(AdwinConfig::with_delta(cfg.adwin_drift)),
-            warning: Adwin::new(AdwinConfig::with_delta(cfg.adwin_warning)),
+            adwin: Adwin::new(AdwinConfig {
+                clock: cfg.adwin_clock,
+                ..AdwinConfig::with_delta(cfg.adwin_drift)
+            }),
+            warning: Adwin::new(AdwinConfig {
+                clock: cfg.adwin_clock,
+                ..AdwinConfig::with_delta(cfg.adwin_warning)
+            }),
             ph: PageHinkley::new(cfg.page_hinkley),
         }
     }
@@ -765,10 +776,13 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
             continue;
         }
         ps.psi_level[i] = level;
+        // A moved feature is a reason to look, not a confirmed loss of accuracy: PSI alerts
+        // are warnings (major shift) or information (moderate); critical is kept for error
+        // drift confirmed by ADWIN.
         let (severity, threshold) = if level == 2 {
-            (Severity::Critical, cfg.psi_critical)
+            (Severity::Warning, cfg.psi_critical)
         } else {
-            (Severity::Warning, cfg.psi_warning)
+            (Severity::Info, cfg.psi_warning)
         };
         let name = &ps.model.inputs[i];
         alerts.push(Alert {

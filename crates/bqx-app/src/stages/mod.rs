@@ -71,13 +71,6 @@ struct Command {
     about: &'static str,
 }
 
-/// A stage of product.md that this version does not build yet.
-struct Planned {
-    name: &'static str,
-    depends_on: &'static [&'static str],
-    about: &'static str,
-}
-
 macro_rules! not_run {
     ($t:ty, $built:expr) => {
         impl Stage for $t {
@@ -109,7 +102,6 @@ macro_rules! not_run {
     };
 }
 not_run!(Command, true);
-not_run!(Planned, false);
 
 fn refused(name: &str, built: bool) -> AppError {
     let msg = if built {
@@ -137,10 +129,11 @@ pub(crate) static STAGE_TABLE: &[&dyn Stage] = &[
     &select::SelectStage,
     &train::TrainStage,
     &backtest::BacktestStage,
-    &Planned {
+    &Command {
         name: "online",
-        depends_on: &["train"],
-        about: "2.19 online loop with drift alerts (not built yet)",
+        depends_on: &["ingest"],
+        about: "2.19 online loop: bars replayed one at a time, frozen ridge + online RLS weighted \
+                by recent error, ADWIN / Page–Hinkley / PSI drift alerts (`bqx online`)",
     },
     &Command {
         name: "export",
