@@ -92,9 +92,12 @@ fn forward_events(app: &AppHandle, service: &Service) {
         if let Err(e) = app.emit(EVENT, event) {
             eprintln!("bqx-desktop: cannot emit {EVENT}: {e}");
         }
-        if let ServiceEvent::Job(job) = event
-            && let Some((title, body)) = job_notification(job)
-        {
+        let note = match event {
+            ServiceEvent::Job(job) => job_notification(job).map(|(t, b)| (t.to_string(), b)),
+            ServiceEvent::Online(bqx_app::OnlineEvent::Alert(a)) => alert_notification(a),
+            _ => None,
+        };
+        if let Some((title, body)) = note {
             // Best effort: a desktop without a notification daemon just has none.
             if let Err(e) = app.notification().builder().title(title).body(body).show() {
                 eprintln!("bqx-desktop: notification failed: {e}");
@@ -109,10 +112,10 @@ fn job_notification(job: &JobSnapshot) -> Option<(&'static str, String)> {
         Some(id) => format!("{} {id}", job.kind),
         None => job.kind.clone(),
     };
-    let (done, failed) = if job.kind == "ingest" {
-        ("Ingest finished", "Ingest failed")
-    } else {
-        ("Run finished", "Run failed")
+    let (done, failed) = match job.kind.as_str() {
+        "ingest" => ("Ingest finished", "Ingest failed"),
+        "online" => ("Online loop stopped", "Online loop failed"),
+        _ => ("Run finished", "Run failed"),
     };
     match job.state.as_str() {
         "succeeded" => Some((done, format!("{what} succeeded"))),
@@ -125,6 +128,17 @@ fn job_notification(job: &JobSnapshot) -> Option<(&'static str, String)> {
         )),
         _ => None,
     }
+}
+
+/// A native notification for a confirmed drift (critical alerts only: warnings and feature
+/// shifts stay on the Live page).
+fn alert_notification(a: &bqx_app::Alert) -> Option<(String, String)> {
+    (a.severity == bqx_app::Severity::Critical).then(|| {
+        (
+            format!("Drift alert: {} {}", a.pair, a.subject),
+            format!("{} (see {})", a.reason, a.playbook),
+        )
+    })
 }
 
 fn main() {

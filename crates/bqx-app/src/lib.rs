@@ -37,7 +37,8 @@ pub use ingest::{
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use online::{
     AlertView, MIN_TRAIN_ROWS, OnlineBlock, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest,
-    OnlineScore, alerts, online,
+    OnlineScore, OnlineSessionSummary, OnlineSessionView, OnlineStats, PairStats, alerts, online,
+    online_session, online_sessions,
 };
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
@@ -62,7 +63,7 @@ pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 pub use bqx_eval::Interval;
 pub use bqx_eval::report::{SkillVerdict, Verdict};
 pub use bqx_ingest::{FormatChoice, SourceTz};
-pub use bqx_online::{Alert, OnlineConfig, Severity, Signal};
+pub use bqx_online::{Alert, MEMBERS as ONLINE_MEMBERS, OnlineConfig, Severity, Signal};
 pub use bqx_store::{AlertRow, ArtifactRow, LogRow, MetricRow};
 
 /// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory

@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bqx_domain::{BarColumns, Pair};
@@ -102,6 +103,14 @@ struct SessionPlan {
     config: OnlineConfig,
 }
 
+/// A checkpoint's state column.
+#[derive(Deserialize)]
+struct Saved {
+    plan: SessionPlan,
+    state: LoopState,
+    train_rows: BTreeMap<Pair, usize>,
+}
+
 /// Something the loop wants the user to see.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -120,7 +129,35 @@ pub enum OnlineEvent {
     },
     Checkpoint {
         live_bars: u64,
+        stats: OnlineStats,
     },
+}
+
+/// What the bars since the previous checkpoint did (for counters such as Prometheus').
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OnlineStats {
+    /// Live bars consumed.
+    pub bars: u64,
+    /// Seconds per bar from its arrival to its predictions, learning and detectors (store
+    /// writes excluded), one per bar; kept in the process (not serialized).
+    #[serde(skip)]
+    pub step_seconds: Vec<f32>,
+    pub pairs: Vec<PairStats>,
+}
+
+/// One pair's matured labels since the previous checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairStats {
+    pub pair: Pair,
+    pub matured: u64,
+    /// Labels with a sign (a zero label counts for neither direction).
+    pub signed: u64,
+    /// Σ|error| per member ([`MEMBERS`]) then the ensemble.
+    pub abs_error: Vec<f64>,
+    /// Correct signs per member then the ensemble.
+    pub hits: Vec<u64>,
+    /// The weights in force after the last bar.
+    pub weights: Vec<f64>,
 }
 
 /// Accuracy of one pair (or all pairs pooled) over the matured labels.
@@ -155,47 +192,43 @@ pub struct OnlinePair {
     pub live_bars: u64,
     pub score: OnlineScore,
     pub weights: Vec<f64>,
-    /// The session's matured labels in [`TIMELINE_BLOCKS`] blocks of equal count.
+    /// The newest prediction.
+    pub latest: Option<Signal>,
+    /// The session's matured labels in blocks of `timeline_block` labels (the configuration's),
+    /// oldest first; the last block may be partly filled.
     pub timeline: Vec<OnlineBlock>,
 }
 
-/// Blocks of the per-pair timeline.
-pub const TIMELINE_BLOCKS: usize = 20;
-
-/// The stored matured labels of a pair in `blocks` blocks of equal count.
-fn timeline(
-    store: &Store,
-    session: &str,
+fn pair_view(
     pair: Pair,
-    blocks: usize,
-) -> Result<Vec<OnlineBlock>, AppError> {
-    let rows = store.online_matured(session, pair)?;
-    let signals = store.online_signals(session, pair)?;
-    let weight_at: BTreeMap<i64, f64> = signals.iter().map(|s| (s.ts, s.w_frozen)).collect();
-    let n = rows.len();
-    if n == 0 {
-        return Ok(Vec::new());
+    s: &bqx_online::PairState,
+    train_rows: &BTreeMap<Pair, usize>,
+) -> OnlinePair {
+    OnlinePair {
+        pair,
+        inputs: s.model.inputs.clone(),
+        train_rows: train_rows.get(&pair).copied().unwrap_or(0),
+        live_bars: s.live_rows,
+        score: score(&s.totals),
+        weights: s.last_weights.clone(),
+        latest: s.latest(),
+        timeline: timeline(s),
     }
-    let k = blocks.clamp(1, n);
-    Ok((0..k)
-        .map(|b| {
-            let part = &rows[b * n / k..(b + 1) * n / k];
-            let m = part.len() as f64;
-            let mae =
-                |f: fn(&OnlineMaturedRow) -> f64| part.iter().map(|r| f(r).abs()).sum::<f64>() / m;
-            OnlineBlock {
-                from: part[0].ts,
-                to: part[part.len() - 1].ts,
-                matured: part.len() as u64,
-                mae: vec![mae(|r| r.e_frozen), mae(|r| r.e_rls), mae(|r| r.e_ensemble)],
-                w_frozen: part
-                    .iter()
-                    .filter_map(|r| weight_at.get(&r.made_ts))
-                    .sum::<f64>()
-                    / m,
-            }
+}
+
+/// The pair's timeline from the loop state: the closed blocks and the one being filled.
+fn timeline(s: &bqx_online::PairState) -> Vec<OnlineBlock> {
+    s.timeline
+        .iter()
+        .chain((s.open_block.matured > 0).then_some(&s.open_block))
+        .map(|b| OnlineBlock {
+            from: b.from,
+            to: b.to,
+            matured: b.matured,
+            mae: b.mae(),
+            w_frozen: b.mean_w_frozen(),
         })
-        .collect())
+        .collect()
 }
 
 /// The session after this call.
@@ -494,11 +527,15 @@ fn auto_psi_window(tf_secs: u32) -> usize {
     ((5 * 86_400) / tf_secs.max(1) as usize).max(250)
 }
 
+///
+/// Setting `stop` ends the call after the current bar with a checkpoint (running the same
+/// request again continues).
 pub fn online(
     store_dir: &Path,
     req: &OnlineRequest,
     progress: &dyn Progress,
     signal_every: u64,
+    stop: &AtomicBool,
     on_event: &mut dyn FnMut(OnlineEvent),
 ) -> Result<OnlineReport, AppError> {
     let started = Instant::now();
@@ -601,6 +638,7 @@ pub fn online(
         req,
         progress,
         signal_every,
+        stop,
         on_event,
     );
     let status = if result.is_ok() {
@@ -625,18 +663,13 @@ fn run_session(
     req: &OnlineRequest,
     progress: &dyn Progress,
     signal_every: u64,
+    stop: &AtomicBool,
     on_event: &mut dyn FnMut(OnlineEvent),
 ) -> Result<OnlineReport, AppError> {
     let t0 = Instant::now();
     let saved = store.online_session(session)?;
     let (plan, mut lp, resumed_at, train_rows) = match saved {
         Some(row) => {
-            #[derive(Deserialize)]
-            struct Saved {
-                plan: SessionPlan,
-                state: LoopState,
-                train_rows: BTreeMap<Pair, usize>,
-            }
             let saved: Saved = serde_json::from_str(&row.state).map_err(internal)?;
             let last: Vec<(Pair, Option<i64>)> = saved
                 .state
@@ -703,6 +736,8 @@ fn run_session(
     let todo = (queue.len() as u64).min(budget);
     task_started(progress, "online: replay", todo, "bars");
     let mut pending = Pending::default();
+    let mut stats = OnlineStats::default();
+    let mut by_pair: BTreeMap<Pair, PairStats> = BTreeMap::new();
     let mut live = resumed_at;
     let mut alerts_by: BTreeMap<String, u64> = BTreeMap::new();
     let mut latest: BTreeMap<Pair, Signal> = BTreeMap::new();
@@ -728,6 +763,9 @@ fn run_session(
         Ok::<(), AppError>(())
     };
     for (n, &(ts, pair, i)) in queue.iter().take(todo as usize).enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         if let (Some(speed), Some(p)) = (req.speed, prev_ts)
             && ts > p
         {
@@ -736,8 +774,20 @@ fn run_session(
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
         }
         prev_ts = Some(ts);
-        let out = lp.step(pair, &bar_at(&bars[&pair], i)).map_err(internal)?;
+        let bar = bar_at(&bars[&pair], i);
+        let t_step = Instant::now();
+        let out = lp.step(pair, &bar).map_err(internal)?;
+        stats.step_seconds.push(t_step.elapsed().as_secs_f32());
+        stats.bars += 1;
         live += 1;
+        let ps = by_pair.entry(pair).or_insert_with(|| PairStats {
+            pair,
+            matured: 0,
+            signed: 0,
+            abs_error: vec![0.0; MEMBERS.len() + 1],
+            hits: vec![0; MEMBERS.len() + 1],
+            weights: Vec::new(),
+        });
         if let Some(s) = &out.signal {
             pending.signals.push(OnlineSignalRow {
                 pair,
@@ -749,8 +799,21 @@ fn run_session(
                 w_rls: s.weights[1],
             });
             latest.insert(pair, s.clone());
+            ps.weights.clone_from(&s.weights);
         }
         if let Some(m) = &out.matured {
+            ps.matured += 1;
+            for (k, e) in m.errors.iter().chain([&m.ensemble_error]).enumerate() {
+                ps.abs_error[k] += e.abs();
+            }
+            for (k, p) in m.predictions.iter().chain([&m.ensemble]).enumerate() {
+                if m.label != 0.0 && p.signum() == m.label.signum() {
+                    ps.hits[k] += 1;
+                }
+            }
+            if m.label != 0.0 {
+                ps.signed += 1;
+            }
             pending.matured.push(OnlineMaturedRow {
                 pair,
                 made_ts: m.made_ts,
@@ -775,28 +838,30 @@ fn run_session(
         }
         if n.is_multiple_of(req.checkpoint_every) {
             checkpoint(store, &lp, &mut pending, live)?;
-            on_event(OnlineEvent::Checkpoint { live_bars: live });
+            stats.pairs = std::mem::take(&mut by_pair).into_values().collect();
+            on_event(OnlineEvent::Checkpoint {
+                live_bars: live,
+                stats: std::mem::take(&mut stats),
+            });
         }
         if n.is_multiple_of(1000) {
             task_advanced(progress, "online: replay", 1000);
         }
     }
     checkpoint(store, &lp, &mut pending, live)?;
-    on_event(OnlineEvent::Checkpoint { live_bars: live });
+    stats.pairs = std::mem::take(&mut by_pair).into_values().collect();
+    on_event(OnlineEvent::Checkpoint {
+        live_bars: live,
+        stats,
+    });
     task_finished(progress, "online: replay");
     let consumed = live - resumed_at;
-    let mut pairs: Vec<OnlinePair> = Vec::new();
-    for (&pair, s) in &lp.state().pairs {
-        pairs.push(OnlinePair {
-            pair,
-            inputs: s.model.inputs.clone(),
-            train_rows: train_rows.get(&pair).copied().unwrap_or(0),
-            live_bars: s.live_rows,
-            score: score(&s.totals),
-            weights: s.last_weights.clone(),
-            timeline: timeline(store, session, pair, TIMELINE_BLOCKS)?,
-        });
-    }
+    let pairs: Vec<OnlinePair> = lp
+        .state()
+        .pairs
+        .iter()
+        .map(|(&pair, s)| pair_view(pair, s, &train_rows))
+        .collect();
     let totals: Vec<&bqx_online::Totals> = lp.state().pairs.values().map(|s| &s.totals).collect();
     let secs = t0.elapsed().as_secs_f64();
     Ok(OnlineReport {
@@ -867,4 +932,90 @@ pub fn alerts(
             created_at: a.created_at,
         })
         .collect())
+}
+
+/// A session as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineSessionSummary {
+    pub session: String,
+    /// `store`, or the SHA-256 of the replayed file.
+    pub source: String,
+    pub timeframe: String,
+    pub pairs: Vec<Pair>,
+    pub live_bars: u64,
+    pub run_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A session at its last checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct OnlineSessionView {
+    #[serde(flatten)]
+    pub summary: OnlineSessionSummary,
+    pub members: Vec<&'static str>,
+    pub config: OnlineConfig,
+    pub pooled: OnlineScore,
+    pub pairs: Vec<OnlinePair>,
+}
+
+fn summary(row: &bqx_store::OnlineSessionRow, plan: &SessionPlan) -> OnlineSessionSummary {
+    OnlineSessionSummary {
+        session: row.session.clone(),
+        source: plan.source.clone(),
+        timeframe: plan
+            .series
+            .first()
+            .map(|k| k.timeframe.to_string())
+            .unwrap_or_default(),
+        pairs: plan.series.iter().map(|k| k.pair).collect(),
+        live_bars: row.live_bars,
+        run_id: row.run_id.clone(),
+        created_at: row.created_at.clone(),
+        updated_at: row.updated_at.clone(),
+    }
+}
+
+/// Every session with a checkpoint, most recently updated first.
+pub fn online_sessions(store_dir: &Path) -> Result<Vec<OnlineSessionSummary>, AppError> {
+    #[derive(Deserialize)]
+    struct PlanOnly {
+        plan: SessionPlan,
+    }
+    let Some(reg) = bqx_store::RegistryReader::open(store_dir)? else {
+        return Ok(Vec::new());
+    };
+    reg.online_sessions()?
+        .iter()
+        .map(|row| {
+            let p: PlanOnly = serde_json::from_str(&row.state).map_err(internal)?;
+            Ok(summary(row, &p.plan))
+        })
+        .collect()
+}
+
+/// One session at its last checkpoint.
+pub fn online_session(store_dir: &Path, session: &str) -> Result<OnlineSessionView, AppError> {
+    let missing = || {
+        AppError::new(
+            ErrorCode::NotFound,
+            format!("no online session {session:?}"),
+        )
+    };
+    let reg = bqx_store::RegistryReader::open(store_dir)?.ok_or_else(missing)?;
+    let row = reg.online_session(session)?.ok_or_else(missing)?;
+    let saved: Saved = serde_json::from_str(&row.state).map_err(internal)?;
+    let totals: Vec<&bqx_online::Totals> = saved.state.pairs.values().map(|s| &s.totals).collect();
+    Ok(OnlineSessionView {
+        summary: summary(&row, &saved.plan),
+        members: MEMBERS.to_vec(),
+        config: saved.state.config.clone(),
+        pooled: pooled(&totals),
+        pairs: saved
+            .state
+            .pairs
+            .iter()
+            .map(|(&p, s)| pair_view(p, s, &saved.train_rows))
+            .collect(),
+    })
 }

@@ -31,6 +31,8 @@ use crate::{
 pub enum ServiceEvent {
     Progress(ProgressEvent),
     Job(JobSnapshot),
+    /// The online loop's start, alerts, signals and checkpoints.
+    Online(crate::OnlineEvent),
 }
 
 /// One stage of a job as the UI shows it.
@@ -248,6 +250,8 @@ pub struct Service {
     /// Champions loaded for `/predict`, by pair, with the run they come from (one per pair;
     /// dropped when a newer run saves champions).
     champions: Mutex<LoadedChampions>,
+    /// Asks a running online job to checkpoint and end.
+    online_stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Service {
@@ -300,7 +304,56 @@ impl Service {
             duck: Mutex::new(()),
             registry: Mutex::new(None),
             champions: Mutex::new(LoadedChampions::default()),
+            online_stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// Starts the online loop as a job: its alerts, signals (every `signal_every` live bars)
+    /// and checkpoints are emitted as [`ServiceEvent::Online`]; `conflict` if a job is running.
+    pub fn start_online(
+        self: &Arc<Self>,
+        req: crate::OnlineRequest,
+        signal_every: u64,
+    ) -> Result<JobSnapshot, AppError> {
+        let dir = self.store_dir.clone();
+        let stop = Arc::clone(&self.online_stop);
+        let me = Arc::clone(self);
+        stop.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.start("online", vec!["online".into()], move |p| {
+            let mut emit = |e: crate::OnlineEvent| me.emit(&ServiceEvent::Online(e));
+            crate::online(&dir, &req, p, signal_every, &stop, &mut emit).map(|r| r.run_id)
+        })
+    }
+
+    /// Asks the running online job to checkpoint and end; `false` when none is running.
+    pub fn stop_online(&self) -> bool {
+        let running = self
+            .job()
+            .is_some_and(|j| j.kind == "online" && j.state == "running");
+        if running {
+            self.online_stop
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        running
+    }
+
+    /// Alerts, newest first.
+    pub fn alerts(
+        &self,
+        session: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::AlertView>, AppError> {
+        crate::alerts(&self.store_dir, session, limit)
+    }
+
+    /// Online sessions, most recently updated first.
+    pub fn online_sessions(&self) -> Result<Vec<crate::OnlineSessionSummary>, AppError> {
+        crate::online_sessions(&self.store_dir)
+    }
+
+    /// One online session at its last checkpoint.
+    pub fn online_session(&self, session: &str) -> Result<crate::OnlineSessionView, AppError> {
+        crate::online_session(&self.store_dir, session)
     }
 
     /// A prediction of the champion of `req.pair` (loaded once, then answered from memory).

@@ -524,7 +524,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
                 progress.suspend(|| render::online_event(&e));
             };
-            let report = bqx_app::online(&dir, &req, &progress, signals_every, &mut on_event)?;
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let report =
+                bqx_app::online(&dir, &req, &progress, signals_every, &stop, &mut on_event)?;
             progress.clear();
             if cli.json {
                 print_json(&report)

@@ -212,10 +212,47 @@ pub const ROUTES: &[RouteDoc] = &[
     RouteDoc {
         method: "get",
         path: "/api/v1/alerts",
-        summary: "Drift alerts (none until the online loop exists)",
+        summary: "The online loop's drift alerts, newest first",
+        query: &[
+            ("session", false, "only this online session"),
+            ("limit", false, "at most this many (1..10000, default 200)"),
+        ],
+        body: None,
+        response: "[AlertView]",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/online",
+        summary: "Online sessions, most recently updated first",
         query: &[],
         body: None,
-        response: "[Alert]",
+        response: "[OnlineSession]",
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/online",
+        summary: "Start or resume the online loop as a job",
+        query: &[],
+        body: Some(
+            "OnlineRequest: {replay?: str, pairs?: [str], timeframe?: str, train_fraction?: f, inputs?: int, speed?: f, max_bars?: int, checkpoint_every?: int, fresh?: bool, config?: {...}}",
+        ),
+        response: "Job",
+    },
+    RouteDoc {
+        method: "post",
+        path: "/api/v1/online/stop",
+        summary: "Ask the running online job to checkpoint and end",
+        query: &[],
+        body: None,
+        response: "{stopping: bool}",
+    },
+    RouteDoc {
+        method: "get",
+        path: "/api/v1/online/{session}",
+        summary: "One online session at its last checkpoint",
+        query: &[],
+        body: None,
+        response: "OnlineSessionView",
     },
     RouteDoc {
         method: "get",
@@ -272,7 +309,8 @@ pub fn openapi_document() -> serde_json::Value {
             serde_json::json!({"name": name, "in": "query", "required": required,
                                "description": description, "schema": {"type": "string"}})
         }));
-        let ok = if r.method == "post" { "202" } else { "200" };
+        // A started job is 202 Accepted; everything else answers at once.
+        let ok = if r.response == "Job" { "202" } else { "200" };
         let mut op = serde_json::json!({
             "summary": r.summary,
             "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),

@@ -38,7 +38,7 @@ pub(crate) struct AppState(Arc<Shared>);
 pub(crate) struct Shared {
     pub(crate) service: Arc<Service>,
     events: broadcast::Sender<ServiceEvent>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     token: Option<String>,
     buckets: Buckets,
     pub(crate) responses: ResponseCache,
@@ -107,13 +107,18 @@ async fn blocking<T: Send + 'static>(
 pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
     let (events, _) = broadcast::channel(4096);
     let tx = events.clone();
+    let shared_metrics = Arc::new(Metrics::new());
+    let m = Arc::clone(&shared_metrics);
     service.subscribe(move |e| {
+        if let ServiceEvent::Online(o) = e {
+            m.observe_online(o);
+        }
         let _ = tx.send(e.clone());
     });
     let state = AppState(Arc::new(Shared {
         service,
         events,
-        metrics: Metrics::new(),
+        metrics: shared_metrics,
         token: cfg.token.clone(),
         buckets: Buckets::new(cfg.rate_limit),
         responses: ResponseCache::new(CACHE_BYTES),
@@ -146,6 +151,9 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/data/coverage", get(coverage))
         .route("/data/series", get(series))
         .route("/alerts", get(alerts))
+        .route("/online", get(online_sessions).post(start_online))
+        .route("/online/stop", axum::routing::post(stop_online))
+        .route("/online/{session}", get(online_session))
         .route("/features/catalog", get(catalog))
         .route("/events", get(events_stream))
         .route("/openapi.json", get(openapi))
@@ -651,9 +659,54 @@ async fn series(
     ))
 }
 
-async fn alerts() -> Json<Vec<serde_json::Value>> {
-    // Drift alerts come with the online loop (stage 2.19); until then there are none.
-    Json(Vec::new())
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertQuery {
+    session: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn alerts(
+    State(st): State<AppState>,
+    Q(q): Q<AlertQuery>,
+) -> ApiResult<Json<Vec<bqx_app::AlertView>>> {
+    let s = st.service.clone();
+    let limit = q.limit.unwrap_or(200);
+    Ok(Json(
+        blocking(move || s.alerts(q.session.as_deref(), limit)).await?,
+    ))
+}
+
+async fn online_sessions(
+    State(st): State<AppState>,
+) -> ApiResult<Json<Vec<bqx_app::OnlineSessionSummary>>> {
+    let s = st.service.clone();
+    Ok(Json(blocking(move || s.online_sessions()).await?))
+}
+
+async fn online_session(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<bqx_app::OnlineSessionView>> {
+    let s = st.service.clone();
+    Ok(Json(blocking(move || s.online_session(&id)).await?))
+}
+
+/// Live bars between two `signals` events of a job started over HTTP.
+const SIGNAL_EVERY: u64 = 28;
+
+async fn start_online(
+    State(st): State<AppState>,
+    J(body): J<bqx_app::OnlineRequest>,
+) -> ApiResult<(StatusCode, Json<bqx_app::JobSnapshot>)> {
+    let s = st.service.clone();
+    let job = blocking(move || s.start_online(body, SIGNAL_EVERY)).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn stop_online(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let stopping = st.service.stop_online();
+    Ok(Json(serde_json::json!({ "stopping": stopping })))
 }
 
 async fn catalog() -> Json<bqx_app::FeatureCatalog> {
@@ -678,6 +731,13 @@ async fn events_stream(
         let (name, data) = match &event {
             ServiceEvent::Progress(p) => ("progress", serde_json::to_string(p)),
             ServiceEvent::Job(j) => ("job", serde_json::to_string(j)),
+            ServiceEvent::Online(bqx_app::OnlineEvent::Alert(a)) => {
+                ("alert", serde_json::to_string(a))
+            }
+            ServiceEvent::Online(o @ bqx_app::OnlineEvent::Signals { .. }) => {
+                ("signals", serde_json::to_string(o))
+            }
+            ServiceEvent::Online(o) => ("online", serde_json::to_string(o)),
         };
         data.ok().map(|d| Ok(Event::default().event(name).data(d)))
     });

@@ -418,7 +418,8 @@ async fn every_route_answers_with_the_runs_real_figures() {
 
     assert_eq!(
         get_ok(&app, &mut hit, "/api/v1/alerts").await,
-        Value::Array(vec![])
+        Value::Array(vec![]),
+        "no online session yet"
     );
     let catalog = get_ok(&app, &mut hit, "/api/v1/features/catalog").await;
     assert_eq!(
@@ -461,6 +462,93 @@ async fn every_route_answers_with_the_runs_real_figures() {
         text.contains(r#"bqx_http_requests_total{method="GET",route="/api/v1/runs",status="200"}"#)
     );
     assert!(text.contains(r#"bqx_runs{status="succeeded"} 2"#), "{text}");
+
+    // The online loop as a job: its session, the session at its checkpoint, its alerts (the
+    // same as the job's alert events), and its Prometheus counters.
+    assert_eq!(
+        get_ok(&app, &mut hit, "/api/v1/online").await,
+        Value::Array(vec![])
+    );
+    hit.insert(route_of("post", "/api/v1/online"));
+    let (s, job) = call(
+        &app,
+        post(
+            "/api/v1/online",
+            r#"{"pairs": ["EURUSD", "USDJPY"], "train_fraction": 0.6, "checkpoint_every": 500}"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    assert_eq!(job["kind"], "online");
+    let done = tokio::task::spawn_blocking({
+        let s = Arc::clone(&service);
+        move || s.wait_idle()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    hit.insert(route_of("post", "/api/v1/online/stop"));
+    let (s, v) = call(&app, post("/api/v1/online/stop", "{}")).await;
+    assert_eq!((s, &v["stopping"]), (StatusCode::OK, &Value::Bool(false)));
+    let sessions = get_ok(&app, &mut hit, "/api/v1/online").await;
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        sessions[0]["pairs"],
+        serde_json::json!(["EURUSD", "USDJPY"])
+    );
+    assert_eq!(sessions[0]["source"], "store");
+    let live = sessions[0]["live_bars"].as_u64().unwrap();
+    assert!(live > 2 * 2000, "{live}");
+    let session = sessions[0]["session"].as_str().unwrap().to_string();
+    let view = get_ok(&app, &mut hit, &format!("/api/v1/online/{session}")).await;
+    assert_eq!(view["live_bars"].as_u64(), Some(live));
+    assert_eq!(view["members"], serde_json::json!(["frozen", "rls"]));
+    let pairs = view["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 2);
+    let matured: u64 = pairs
+        .iter()
+        .map(|p| p["score"]["matured"].as_u64().unwrap())
+        .sum();
+    assert_eq!(view["pooled"]["matured"].as_u64(), Some(matured));
+    for p in pairs {
+        assert_eq!(p["score"]["mae"].as_array().unwrap().len(), 3);
+        assert!(p["latest"]["ensemble"].is_f64(), "{p}");
+        assert!(!p["timeline"].as_array().unwrap().is_empty());
+    }
+    let (s, v) = get(&app, "/api/v1/online/no-such-session").await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let stored = get_ok(
+        &app,
+        &mut hit,
+        &format!("/api/v1/alerts?session={session}&limit=10000"),
+    )
+    .await;
+    let raised = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, ServiceEvent::Online(bqx_app::OnlineEvent::Alert(_))))
+        .count();
+    assert_eq!(stored.as_array().unwrap().len(), raised);
+    for a in stored.as_array().unwrap() {
+        assert!(
+            a["playbook"]
+                .as_str()
+                .unwrap()
+                .starts_with("docs/playbook.md#")
+        );
+        assert!(a["evidence"]["value"].is_f64(), "{a}");
+    }
+    let (_, text) = get(&app, "/metrics").await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("bqx_online_bars_total {live}")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("bqx_online_step_duration_seconds_count {live}")));
+    assert!(text.contains(r#"bqx_online_weight{pair="EURUSD",member="frozen"}"#));
 
     let documented: BTreeSet<String> = ROUTES
         .iter()

@@ -66,6 +66,10 @@ pub struct OnlineConfig {
     /// PSI of a major shift (a warning alert).
     pub psi_critical: f64,
     pub rls: RlsConfig,
+    /// Matured labels per block of the static-vs-adaptive timeline.
+    pub timeline_block: usize,
+    /// Blocks kept per pair (the oldest are dropped).
+    pub timeline_blocks: usize,
 }
 
 impl Default for OnlineConfig {
@@ -86,6 +90,8 @@ impl Default for OnlineConfig {
             psi_warning: 0.1,
             psi_critical: 0.25,
             rls: RlsConfig::default(),
+            timeline_block: 250,
+            timeline_blocks: 400,
         }
     }
 }
@@ -120,9 +126,13 @@ impl OnlineConfig {
             || self.error_window == 0
             || self.psi_every == 0
             || self.psi_window == 0
+            || self.timeline_block == 0
+            || self.timeline_blocks == 0
         {
             return Err(
-                "tau_scale, error_window, psi_every and psi_window must be positive".into(),
+                "tau_scale, error_window, psi_every, psi_window and the timeline sizes must be \
+                 positive"
+                    .into(),
             );
         }
         Ok(())
@@ -250,6 +260,9 @@ pub struct Matured {
     pub made_ts: i64,
     pub ts: i64,
     pub label: f64,
+    /// The predictions per member and the ensemble's.
+    pub predictions: Vec<f64>,
+    pub ensemble: f64,
     /// `label − prediction` per member.
     pub errors: Vec<f64>,
     pub ensemble_error: f64,
@@ -272,6 +285,8 @@ struct Pending {
     z: Vec<f64>,
     members: Vec<f64>,
     ensemble: f64,
+    /// The members' weights in the ensemble.
+    weights: Vec<f64>,
 }
 
 /// Detectors and errors of one member.
@@ -311,6 +326,32 @@ pub struct Totals {
     pub signed: u64,
 }
 
+/// A block of consecutive matured labels: how the members and the ensemble did over time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Times of the first and last matured label (UTC µs).
+    pub from: i64,
+    pub to: i64,
+    pub matured: u64,
+    /// Σ|error| per member then the ensemble.
+    pub abs_error: Vec<f64>,
+    /// Σ of the frozen member's weight in the matured predictions.
+    pub w_frozen: f64,
+}
+
+impl Block {
+    /// MAE per member then the ensemble.
+    pub fn mae(&self) -> Vec<f64> {
+        let n = self.matured.max(1) as f64;
+        self.abs_error.iter().map(|e| e / n).collect()
+    }
+
+    /// Mean weight of the frozen member.
+    pub fn mean_w_frozen(&self) -> f64 {
+        self.w_frozen / self.matured.max(1) as f64
+    }
+}
+
 /// The serializable state of one pair.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PairState {
@@ -332,6 +373,22 @@ pub struct PairState {
     psi_level: Vec<u8>,
     pub totals: Totals,
     pub last_weights: Vec<f64>,
+    /// Closed blocks of the timeline, oldest first, and the one being filled.
+    pub timeline: VecDeque<Block>,
+    pub open_block: Block,
+}
+
+impl PairState {
+    /// The newest prediction (its label has not matured yet).
+    pub fn latest(&self) -> Option<Signal> {
+        self.pending.back().map(|p| Signal {
+            pair: self.model.pair,
+            ts: p.ts,
+            members: p.members.clone(),
+            weights: p.weights.clone(),
+            ensemble: p.ensemble,
+        })
+    }
 }
 
 /// Everything a checkpoint holds.
@@ -438,6 +495,8 @@ impl OnlineLoop {
                     signed: 0,
                 },
                 last_weights: vec![1.0 / n as f64; n],
+                timeline: VecDeque::new(),
+                open_block: Block::default(),
                 model,
             };
             let pair = ps.model.pair;
@@ -568,6 +627,7 @@ impl OnlineLoop {
                 z,
                 members: members.clone(),
                 ensemble,
+                weights: weights.clone(),
             });
             out.signal = Some(Signal {
                 pair,
@@ -648,6 +708,25 @@ fn mature(
     for (k, e) in errors.iter().chain([&ensemble_error]).enumerate() {
         t.abs_error[k] += e.abs();
     }
+    let b = &mut ps.open_block;
+    if b.matured == 0 {
+        b.from = ts;
+        b.abs_error = vec![0.0; errors.len() + 1];
+    }
+    b.to = ts;
+    b.matured += 1;
+    b.w_frozen += p.weights[0];
+    for (k, e) in errors.iter().chain([&ensemble_error]).enumerate() {
+        b.abs_error[k] += e.abs();
+    }
+    if b.matured as usize == cfg.timeline_block {
+        let full = std::mem::take(b);
+        if ps.timeline.len() == cfg.timeline_blocks {
+            ps.timeline.pop_front();
+        }
+        ps.timeline.push_back(full);
+    }
+    let t = &mut ps.totals;
     if y != 0.0 {
         t.signed += 1;
         for (k, pred) in p.members.iter().chain([&p.ensemble]).enumerate() {
@@ -749,6 +828,8 @@ fn mature(
         made_ts: p.ts,
         ts,
         label: y,
+        predictions: p.members,
+        ensemble: p.ensemble,
         errors,
         ensemble_error,
     }

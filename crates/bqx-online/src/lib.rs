@@ -18,8 +18,8 @@ pub mod rls;
 
 pub use adwin::{Adwin, AdwinConfig};
 pub use engine::{
-    Alert, BarOutcome, Evidence, LinearModel, LoopState, MEMBERS, Matured, OnlineConfig,
-    OnlineError, OnlineLoop, PairModel, RestoreError, Severity, Signal, Totals,
+    Alert, BarOutcome, Block, Evidence, LinearModel, LoopState, MEMBERS, Matured, OnlineConfig,
+    OnlineError, OnlineLoop, PairModel, PairState, RestoreError, Severity, Signal, Totals,
 };
 pub use ensemble::{ErrorWindow, softmax_weights};
 pub use page_hinkley::{PageHinkley, PageHinkleyConfig};
