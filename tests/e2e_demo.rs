@@ -157,6 +157,19 @@ fn demo_ingests_the_ecb_history_into_28_consistent_daily_series_and_is_idempoten
             "panel", "base", "cross", "embed", "select", "train", "backtest"
         ]
     );
+    // The online loop replayed the last 30 % of every pair once; the second demo resumes the
+    // finished session and replays nothing.
+    let on = &v["online"];
+    assert_eq!(on["complete"], true, "{on}");
+    assert_eq!(on["pairs"].as_array().unwrap().len(), 28);
+    assert_eq!(on["resumed_at"], 0);
+    let live = on["live_bars"].as_u64().unwrap();
+    let per_pair = 7126 - (7126.0 * 0.7) as u64;
+    assert_eq!(live, 28 * per_pair);
+    assert!(on["pooled"]["matured"].as_u64().unwrap() > 28 * (per_pair - 200));
+    assert_eq!(again["online"]["session"], on["session"]);
+    assert_eq!(again["online"]["resumed_at"].as_u64(), Some(live));
+    assert_eq!(again["online"]["pooled"], on["pooled"]);
     let (cross, sel) = (&again["run"]["cross"], &again["run"]["selection"]);
     assert!(cross["folds"].as_u64().unwrap() > 0);
     assert_eq!(cross["reused_folds"], cross["folds"]);

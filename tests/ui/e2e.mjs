@@ -473,6 +473,60 @@ async function embeddingsPage(page) {
   await shot(page, 'embeddings-light');
 }
 
+async function livePage(page) {
+  const sessions = await apiGet('/api/v1/online');
+  if (sessions.length === 0) {
+    await visible(page, tid('live-empty'));
+    check(false, 'live: the store has no online session (run `bqx demo` first)');
+    return;
+  }
+  const s = sessions[0];
+  const view = await apiGet(`/api/v1/online/${encodeURIComponent(s.session)}`);
+  const alerts = await apiGet(`/api/v1/alerts?session=${encodeURIComponent(s.session)}&limit=5000`);
+  await visible(page, tid('live-signals'));
+  eq(await page.inputValue(tid('live-session')), s.session, 'live: the most recently updated session');
+  const rows = page.locator(`${tid('live-signals')} tbody tr`);
+  eq(await rows.count(), view.pairs.length, 'live: one signal row per pair');
+  // Every row shows the API's newest prediction of its pair, formatted as the UI formats it.
+  for (let i = 0; i < (await rows.count()); i++) {
+    const cells = await rows.nth(i).locator('td').allInnerTexts();
+    const p = view.pairs.find((x) => x.pair === cells[0]);
+    check(p !== undefined, `live: row ${cells[0]} is a pair of the session`);
+    if (!p || !p.latest) continue;
+    eq(cells[2], fixed(p.latest.ensemble, 4), `live: ${p.pair} ensemble signal`);
+    eq(cells[5], `${fixed(p.latest.weights[0], 2)} / ${fixed(p.latest.weights[1], 2)}`, `live: ${p.pair} weights`);
+    eq(cells[8], int(p.score.matured), `live: ${p.pair} matured labels`);
+    check(cells[1] === (p.latest.ensemble > 0 ? '↓ bearish' : '↑ bullish'), `live: ${p.pair} direction follows the BQX sign (${cells[1]})`);
+  }
+  const status = await text(page, tid('live-status'));
+  check(status.includes(int(s.live_bars)), `live: the status names the live bars (${status})`);
+  check(status.includes(int(view.pooled.matured)), 'live: the status names the matured labels');
+  await visible(page, `${tid('live-timeline')} canvas`);
+  await page.waitForSelector(`${tid('live-timeline')}[data-rendered="1"]`, { timeout: TIMEOUT });
+  const pair = await page.inputValue(tid('live-pair'));
+  const p = view.pairs.find((x) => x.pair === pair);
+  const caption = await text(page, tid('live-timeline-caption'));
+  check(p && caption.includes(`${int(p.timeline.length)} blocks`), `live: the caption counts the pair's blocks (${caption})`);
+  if (alerts.length > 0) {
+    await page.waitForSelector(`${tid('drift-timeline')}[data-rendered="1"]`, { timeout: TIMEOUT });
+    const count = await text(page, tid('alerts-count'));
+    check(count.startsWith(`${int(alerts.length)} alerts`), `live: every alert of the session is counted (${count})`);
+    eq(await page.locator(`${tid('alerts-table')} tbody tr`).count(), Math.min(100, alerts.length), 'live: the newest alerts are listed');
+    const first = await page.locator(`${tid('alerts-table')} tbody tr`).first().locator('td').allInnerTexts();
+    eq(first[2], alerts[0].pair, 'live: the newest alert first');
+    eq(first[6], alerts[0].playbook, 'live: the alert links its playbook entry');
+  } else {
+    await visible(page, tid('alerts-empty'));
+  }
+  const other = view.pairs.map((x) => x.pair).find((x) => x !== pair);
+  if (other) {
+    await page.selectOption(tid('live-pair'), other);
+    await page.waitForSelector(`${tid('live-timeline')}[data-rendered="1"]`, { timeout: TIMEOUT });
+    check((await page.evaluate(() => location.hash)).includes(`pair=${other}`), 'live: the pair choice is in the URL');
+  }
+  await shot(page, 'live-light');
+}
+
 async function crosspairPage(page) {
   const runs = await crosspairRuns();
   if (runs.length === 0) {
@@ -852,6 +906,10 @@ try {
   await step('embeddings page', async () => {
     await go(page, 'embeddings');
     await embeddingsPage(page);
+  });
+  await step('live page', async () => {
+    await go(page, 'live');
+    await livePage(page);
   });
   await step('dark theme (toggle, persisted)', async () => {
     await go(page, 'backtest');

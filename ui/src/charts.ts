@@ -17,6 +17,7 @@ import type { EChartsCoreOption } from 'echarts/core';
 
 import { date, fixed, int, pct, sci } from './format';
 import type {
+  AlertView,
   Coverage,
   CrossPairFollower,
   EmbedFold,
@@ -25,6 +26,7 @@ import type {
   Equity,
   FeatureStability,
   FoldMetrics,
+  OnlineBlock,
   PipelineStage,
   PriceSeries,
   SeedCurve,
@@ -805,6 +807,82 @@ export function embeddingScatter(el: HTMLElement, p: EmbedFold['projection'], by
         color: by === 'cluster' ? CLUSTER_COLORS[g % CLUSTER_COLORS.length] : REGIME_COLORS[g],
         opacity: 0.7,
       },
+    })),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The online loop: a pair's error over time (static vs adaptive) with the frozen member's weight,
+// and the drift timeline of every pair's alerts.
+
+const MEMBER_COLORS = ['#64748b', '#0891b2', '#d97706'];
+
+export function onlineTimeline(el: HTMLElement, blocks: OnlineBlock[], members: string[]): void {
+  const names = [...members, 'ensemble'];
+  mount(el, {
+    tooltip: { ...richTooltip, trigger: 'axis', valueFormatter: (v: number) => fixed(v, 4) },
+    legend: { type: 'scroll', bottom: 0 },
+    grid: { left: 64, right: 56, top: 28, bottom: 56 },
+    xAxis: { type: 'time' },
+    yAxis: [
+      { type: 'value', scale: true, name: 'MAE per block', nameTextStyle: { align: 'left' } },
+      { type: 'value', min: 0, max: 1, name: 'weight of frozen', splitLine: { show: false } },
+    ],
+    series: [
+      ...names.map((name, k) => ({
+        name: `MAE ${name}`,
+        type: 'line',
+        symbol: 'none',
+        data: blocks.map((b) => [b.to / 1000, b.mae[k]]),
+        lineStyle: { color: MEMBER_COLORS[k % MEMBER_COLORS.length], width: name === 'ensemble' ? 2.2 : 1.2 },
+        itemStyle: { color: MEMBER_COLORS[k % MEMBER_COLORS.length] },
+      })),
+      {
+        name: 'weight of frozen',
+        type: 'line',
+        yAxisIndex: 1,
+        symbol: 'none',
+        step: 'end',
+        data: blocks.map((b) => [b.to / 1000, b.w_frozen]),
+        lineStyle: { color: '#9333ea', width: 1, type: 'dashed' },
+        itemStyle: { color: '#9333ea' },
+      },
+    ],
+  });
+}
+
+const SEVERITY_COLORS: Record<string, string> = { info: '#0891b2', warning: '#d97706', critical: '#dc2626' };
+const DETECTOR_SYMBOLS: Record<string, string> = {
+  adwin: 'circle',
+  adwin_warning: 'emptyCircle',
+  page_hinkley: 'diamond',
+  psi: 'triangle',
+};
+
+export function driftTimeline(el: HTMLElement, alerts: AlertView[], pairs: string[]): void {
+  const severities = ['critical', 'warning', 'info'];
+  mount(el, {
+    tooltip: {
+      ...richTooltip,
+      trigger: 'item',
+      formatter: (q: { data: [number, string, string, string, string] }) =>
+        `${q.data[1]} · ${q.data[2]} · ${q.data[3]}\n${q.data[4]}`,
+    },
+    legend: { bottom: 0 },
+    grid: { left: 72, right: 24, top: 16, bottom: 56 },
+    xAxis: { type: 'time' },
+    yAxis: { type: 'category', data: pairs, inverse: true, axisLabel: { fontSize: 10 } },
+    series: severities.map((sev) => ({
+      name: sev,
+      type: 'scatter',
+      symbolSize: 9,
+      itemStyle: { color: SEVERITY_COLORS[sev] },
+      data: alerts
+        .filter((a) => a.severity === sev)
+        .map((a) => ({
+          value: [Date.parse(a.time), a.pair, a.detector, a.subject, a.reason],
+          symbol: DETECTOR_SYMBOLS[a.detector] ?? 'circle',
+        })),
     })),
   });
 }

@@ -14,6 +14,7 @@ import { crosspairPage } from './pages/crosspair';
 import { trainingPage } from './pages/training';
 import { embeddingsPage } from './pages/embeddings';
 import { runsPage } from './pages/runs';
+import { livePage } from './pages/live';
 
 captureToken();
 
@@ -24,6 +25,7 @@ const ROUTES: { id: string; label: string; page: Page }[] = [
   { id: 'crosspair', label: 'Cross-pair', page: crosspairPage },
   { id: 'embeddings', label: 'Embeddings', page: embeddingsPage },
   { id: 'training', label: 'Training', page: trainingPage },
+  { id: 'live', label: 'Live', page: livePage },
   { id: 'runs', label: 'Runs', page: runsPage },
 ];
 

@@ -8,7 +8,7 @@
 // to `{status, body}`; events arrive as `bqx-event` with `{kind: "progress"|"job", data}`. The
 // `pick_and_ingest` command (native file dialog, then an ingest job) exists only there.
 
-import type { ErrorBody, Job, ProgressEvent } from './types';
+import type { ErrorBody, Job, OnlineEvent, ProgressEvent } from './types';
 
 /** An error answer of the API (`{"error": {"code", "message"}}`) or a transport failure. */
 export class ApiError extends Error {
@@ -143,10 +143,12 @@ export async function pickAndIngest(): Promise<Job | null> {
 
 type ProgressFn = (e: ProgressEvent) => void;
 type JobFn = (j: Job) => void;
+type OnlineFn = (e: OnlineEvent) => void;
 
 interface Listener {
   onProgress: ProgressFn;
   onJob: JobFn;
+  onOnline?: OnlineFn;
 }
 
 const listeners = new Set<Listener>();
@@ -159,6 +161,7 @@ function dispatch(kind: string, data: unknown): void {
     try {
       if (kind === 'progress') l.onProgress(data as ProgressEvent);
       else if (kind === 'job') l.onJob(data as Job);
+      else if (kind === 'online') l.onOnline?.(data as OnlineEvent);
     } catch (e) {
       console.warn('event listener failed', e);
     }
@@ -185,6 +188,13 @@ function openBrowserEvents(): () => void {
     const d = parse((e as MessageEvent<string>).data);
     if (d !== null) dispatch('job', d);
   });
+  // The online loop's events: each carries the whole tagged event (`{"event": …}`).
+  for (const name of ['alert', 'signals', 'online']) {
+    es.addEventListener(name, (e) => {
+      const d = parse((e as MessageEvent<string>).data);
+      if (d !== null) dispatch('online', d);
+    });
+  }
   // The server dropped events for this slow client: take the current job from the API again.
   es.addEventListener('lagged', () => {
     api<{ job: Job | null }>('GET', '/api/v1/health')
@@ -213,11 +223,12 @@ function openTauriEvents(): () => void {
 }
 
 /**
- * Receives every progress event of the running job and every `Job` update (a late subscriber
- * gets the current job first from the server). Returns the function that unsubscribes.
+ * Receives every progress event of the running job, every `Job` update (a late subscriber
+ * gets the current job first from the server) and, with `onOnline`, the online loop's events.
+ * Returns the function that unsubscribes.
  */
-export function subscribe(onProgress: ProgressFn, onJob: JobFn): () => void {
-  const l: Listener = { onProgress, onJob };
+export function subscribe(onProgress: ProgressFn, onJob: JobFn, onOnline?: OnlineFn): () => void {
+  const l: Listener = { onProgress, onJob, onOnline };
   listeners.add(l);
   if (closeConnection === null) {
     lastJob = null;

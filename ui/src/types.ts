@@ -550,3 +550,100 @@ export interface EmbedFold {
     pair: string[];
   };
 }
+
+// ---- the online loop (stage 2.19) -----------------------------------------------------------
+
+export interface Evidence {
+  detector: string;
+  statistic: string;
+  value: number;
+  threshold: number;
+  window: number;
+  before: number;
+  after: number;
+}
+
+/** An alert as raised (events) — `ts` is the bar time in Unix µs. */
+export interface Alert {
+  ts: number;
+  pair: string;
+  severity: 'info' | 'warning' | 'critical';
+  subject: string;
+  reason: string;
+  evidence: Evidence;
+  playbook: string;
+}
+
+/** An alert as stored (`/api/v1/alerts`). */
+export interface AlertView {
+  id: number;
+  session: string;
+  run_id: string;
+  time: string;
+  pair: string;
+  severity: 'info' | 'warning' | 'critical';
+  detector: string;
+  subject: string;
+  reason: string;
+  evidence: Evidence;
+  playbook: string;
+  created_at: string;
+}
+
+export interface Signal {
+  pair: string;
+  ts: number;
+  members: number[];
+  weights: number[];
+  ensemble: number;
+}
+
+export interface OnlineScore {
+  matured: number;
+  /** Per member (frozen, rls) then the ensemble. */
+  mae: number[];
+  da: number[];
+}
+
+export interface OnlineBlock {
+  from: number;
+  to: number;
+  matured: number;
+  mae: number[];
+  w_frozen: number;
+}
+
+export interface OnlinePair {
+  pair: string;
+  inputs: string[];
+  train_rows: number;
+  live_bars: number;
+  score: OnlineScore;
+  weights: number[];
+  latest: Signal | null;
+  timeline: OnlineBlock[];
+}
+
+export interface OnlineSession {
+  session: string;
+  source: string;
+  timeframe: string;
+  pairs: string[];
+  live_bars: number;
+  run_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OnlineSessionView {
+  summary: OnlineSession;
+  members: string[];
+  pooled: OnlineScore;
+  pairs: OnlinePair[];
+}
+
+export type OnlineEvent =
+  | ({ event: 'alert' } & Alert)
+  | { event: 'signals'; ts: number; signals: Signal[] }
+  | { event: 'started'; session: string; pairs: string[]; live_bars: number; resumed_at: number }
+  | { event: 'checkpoint'; live_bars: number; stats: unknown };

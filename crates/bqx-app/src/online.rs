@@ -951,7 +951,6 @@ pub struct OnlineSessionSummary {
 /// A session at its last checkpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct OnlineSessionView {
-    #[serde(flatten)]
     pub summary: OnlineSessionSummary,
     pub members: Vec<&'static str>,
     pub config: OnlineConfig,

@@ -369,6 +369,9 @@ pub fn demo(r: &DemoReport) {
     status(&r.status);
     println!();
     run(&r.run);
+    println!("\n== online loop (stage 2.19): the last 30 % of each pair's bars, one at a time\n");
+    online(&r.online);
+    println!("(`bqx alerts` lists the drift alerts; `bqx serve` shows them on the Live page)");
 }
 
 pub fn run(r: &RunReport) {
@@ -388,10 +391,12 @@ pub fn run(r: &RunReport) {
         .filter(|s| !s.built)
         .map(|s| s.name)
         .collect();
-    println!(
-        "not built yet (later stages, never faked): {}",
-        not_built.join(", ")
-    );
+    if !not_built.is_empty() {
+        println!(
+            "not built yet (later stages, never faked): {}",
+            not_built.join(", ")
+        );
+    }
     if let Some(b) = &r.base {
         println!("\n== base features\n");
         base(b);

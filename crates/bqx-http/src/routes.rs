@@ -731,13 +731,16 @@ async fn events_stream(
         let (name, data) = match &event {
             ServiceEvent::Progress(p) => ("progress", serde_json::to_string(p)),
             ServiceEvent::Job(j) => ("job", serde_json::to_string(j)),
-            ServiceEvent::Online(bqx_app::OnlineEvent::Alert(a)) => {
-                ("alert", serde_json::to_string(a))
-            }
-            ServiceEvent::Online(o @ bqx_app::OnlineEvent::Signals { .. }) => {
-                ("signals", serde_json::to_string(o))
-            }
-            ServiceEvent::Online(o) => ("online", serde_json::to_string(o)),
+            // The data is the whole tagged event (`{"event": "alert", …}`) under a name a client
+            // can filter on.
+            ServiceEvent::Online(o) => (
+                match o {
+                    bqx_app::OnlineEvent::Alert(_) => "alert",
+                    bqx_app::OnlineEvent::Signals { .. } => "signals",
+                    _ => "online",
+                },
+                serde_json::to_string(o),
+            ),
         };
         data.ok().map(|d| Ok(Event::default().event(name).data(d)))
     });
