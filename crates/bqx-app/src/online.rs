@@ -27,8 +27,8 @@ use bqx_eval::targets::bqx_target;
 use bqx_features::{BarInput, FeatureSet, SourceCaps, compute_batch};
 use bqx_models::{Matrix, Regressor, Ridge, RidgeConfig};
 use bqx_online::{
-    Alert, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel, PsiReference, Rls,
-    Signal,
+    Alert, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel, PsiMonitor,
+    PsiReference, Rls, Signal,
 };
 use bqx_store::{
     AlertRow, OnlineCheckpoint, OnlineMaturedRow, OnlineSignalRow, RunStatus, SeriesKey,
@@ -249,6 +249,9 @@ pub struct OnlineReport {
     /// Alerts raised in this call, by severity.
     pub alerts: BTreeMap<String, u64>,
     pub seconds: f64,
+    /// Wall time of the live replay (steps and checkpoint writes; fitting and warm-up excluded).
+    pub replay_seconds: f64,
+    /// Live bars consumed in this call per second of `replay_seconds`.
     pub bars_per_second: f64,
 }
 
@@ -348,6 +351,22 @@ fn corr(x: &[f64], y: &[f64]) -> Option<(f64, usize)> {
     (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt(), n))
 }
 
+/// Whether a feature's distribution holds within the training part: the PSI of its second half
+/// against the deciles of its first half is under 0.25 (a major shift). Price levels and other
+/// trending inputs fail it; an online learner fed them extrapolates far outside what it saw.
+fn stable(column: &[f64]) -> bool {
+    let v: Vec<f64> = column.iter().copied().filter(|x| x.is_finite()).collect();
+    let half = v.len() / 2;
+    let Some(reference) = PsiReference::fit(&v[..half], 10) else {
+        return false;
+    };
+    let mut m = PsiMonitor::new(reference, v.len() - half);
+    for &x in &v[half..] {
+        m.update(x);
+    }
+    m.psi() < 0.25
+}
+
 /// Fits a pair's offline model on its training bars only.
 pub(crate) fn fit_pair_model(
     pair: Pair,
@@ -360,12 +379,13 @@ pub(crate) fn fit_pair_model(
     // Labels that need bars after the training part are NaN: nothing crosses into live data.
     let y = bqx_target(&train.close, cfg.window, cfg.horizon).map_err(internal)?;
     let labelled = y.iter().filter(|v| v.is_finite()).count();
-    // Candidates: defined on at least half the labelled rows; ranked by |corr| with the target;
-    // a candidate almost collinear (|r| > 0.95) with one already chosen is skipped.
+    // Candidates: defined on at least half the labelled rows and stable within the training part
+    // ([`stable`]); ranked by |corr| with the target; a candidate almost collinear (|r| > 0.95)
+    // with one already chosen is skipped.
     let mut ranked: Vec<(usize, f64)> = (0..fm.n_cols())
         .filter_map(|j| {
             let (r, n) = corr(fm.column(j), &y)?;
-            (n * 2 >= labelled && r.is_finite()).then_some((j, r.abs()))
+            (n * 2 >= labelled && r.is_finite() && stable(fm.column(j))).then_some((j, r.abs()))
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -449,7 +469,7 @@ pub(crate) fn fit_pair_model(
                     if names[j].starts_with("cal_") {
                         None
                     } else {
-                        PsiReference::fit(c, 10)
+                        PsiReference::fit(c, 10).map(|r| r.calibrate(c, cfg.psi_window))
                     }
                 })
                 .collect(),
@@ -732,6 +752,7 @@ fn run_session(
         live_bars: live_total,
         resumed_at,
     });
+    let t_replay = Instant::now();
     let budget = req.max_bars.unwrap_or(u64::MAX);
     let todo = (queue.len() as u64).min(budget);
     task_started(progress, "online: replay", todo, "bars");
@@ -864,6 +885,7 @@ fn run_session(
         .collect();
     let totals: Vec<&bqx_online::Totals> = lp.state().pairs.values().map(|s| &s.totals).collect();
     let secs = t0.elapsed().as_secs_f64();
+    let replay_seconds = t_replay.elapsed().as_secs_f64();
     Ok(OnlineReport {
         session: session.into(),
         run_id: run_id.into(),
@@ -881,7 +903,8 @@ fn run_session(
         pairs,
         alerts: alerts_by,
         seconds: secs,
-        bars_per_second: consumed as f64 / secs.max(1e-9),
+        replay_seconds,
+        bars_per_second: consumed as f64 / replay_seconds.max(1e-9),
     })
 }
 

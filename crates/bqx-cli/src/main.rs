@@ -136,6 +136,11 @@ enum Command {
         /// Print the signals every N live bars (0: never).
         #[arg(long, default_value_t = 0)]
         signals_every: u64,
+        /// The loop's parameters as JSON (any subset of the fields of `OnlineConfig`, e.g.
+        /// {"horizon": 30, "rls": {"forgetting": 0.995, "delta": 100}}); the rest keep their
+        /// defaults.
+        #[arg(long, value_name = "FILE.json")]
+        config: Option<PathBuf>,
     },
     /// Drift alerts of the online loop, newest first.
     Alerts {
@@ -498,6 +503,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             checkpoint_every,
             fresh,
             signals_every,
+            config,
         } => {
             if replay.is_none() && !from_store {
                 return Err(AppError::new(
@@ -506,7 +512,25 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 ));
             }
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let config = match config {
+                None => bqx_app::OnlineConfig::default(),
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        AppError::new(
+                            ErrorCode::InvalidArgument,
+                            format!("--config {}: {e}", path.display()),
+                        )
+                    })?;
+                    serde_json::from_str(&text).map_err(|e| {
+                        AppError::new(
+                            ErrorCode::InvalidArgument,
+                            format!("--config {}: {e}", path.display()),
+                        )
+                    })?
+                }
+            };
             let req = bqx_app::OnlineRequest {
+                config,
                 replay,
                 pairs,
                 timeframe,

@@ -927,7 +927,7 @@ pub fn online_event(e: &bqx_app::OnlineEvent) {
 /// The session's scores after the call.
 pub fn online(r: &bqx_app::OnlineReport) {
     println!(
-        "session {} ({}), run {}: {} of {} live bars consumed{} in {:.1} s ({:.0} bars/s)",
+        "session {} ({}), run {}: {} of {} live bars consumed{} in {:.1} s (replay {:.0} bars/s)",
         r.session,
         r.timeframe,
         r.run_id,

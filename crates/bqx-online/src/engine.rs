@@ -220,8 +220,9 @@ pub struct Evidence {
     pub threshold: f64,
     /// Values the statistic was computed on.
     pub window: u64,
-    /// The level before and after (mean scaled error of the window before/after the cut, or
-    /// the training and recent mean of a feature).
+    /// The level before and after: the mean scaled error of the window before and after the
+    /// cut (ADWIN), the statistic before and after the update (Page–Hinkley), or the largest
+    /// PSI of a training window and the live window's PSI (PSI).
     pub before: f64,
     pub after: f64,
 }
@@ -368,8 +369,8 @@ pub struct PairState {
     rls: Rls,
     members: Vec<MemberState>,
     psi: Vec<Option<PsiMonitor>>,
-    /// Highest PSI level alerted per input (0 none, 1 warning, 2 critical), re-armed when the
-    /// PSI falls back under the warning level.
+    /// Highest PSI level alerted per input (0 none, 1 info, 2 warning), re-armed when the PSI
+    /// falls under half the information threshold.
     psi_level: Vec<u8>,
     pub totals: Totals,
     pub last_weights: Vec<f64>,
@@ -842,15 +843,26 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
             continue;
         }
         let v = m.psi();
-        let level = if v >= cfg.psi_critical {
+        // Thresholds: the conventional ones, raised to how far the training windows themselves
+        // wandered (the median for information, the largest for a warning).
+        let r = m.reference();
+        let (info_at, warn_at) = (
+            cfg.psi_warning.max(r.train_median),
+            cfg.psi_critical.max(r.train_max),
+        );
+        let level = if v >= warn_at {
             2
-        } else if v >= cfg.psi_warning {
+        } else if v >= info_at {
             1
         } else {
             0
         };
         if level == 0 {
-            ps.psi_level[i] = 0;
+            // Re-armed only well below the threshold (hysteresis): a PSI hovering around it
+            // raises one alert, not one per check.
+            if v < 0.5 * info_at {
+                ps.psi_level[i] = 0;
+            }
             continue;
         }
         if level <= ps.psi_level[i] {
@@ -861,9 +873,9 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
         // are warnings (major shift) or information (moderate); critical is kept for error
         // drift confirmed by ADWIN.
         let (severity, threshold) = if level == 2 {
-            (Severity::Warning, cfg.psi_critical)
+            (Severity::Warning, warn_at)
         } else {
-            (Severity::Info, cfg.psi_warning)
+            (Severity::Info, info_at)
         };
         let name = &ps.model.inputs[i];
         alerts.push(Alert {
@@ -873,8 +885,9 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
             subject: name.clone(),
             reason: format!(
                 "the distribution of {name} moved away from training: PSI {v:.3} over the last \
-                 {} bars (≥ {threshold})",
-                m.len()
+                 {} bars (≥ {threshold:.3}; training windows reached {:.3})",
+                m.len(),
+                r.train_max
             ),
             evidence: Evidence {
                 detector: "psi".into(),
@@ -882,7 +895,7 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
                 value: v,
                 threshold,
                 window: m.len() as u64,
-                before: 0.0,
+                before: r.train_max,
                 after: v,
             },
             playbook: "docs/playbook.md#feature-drift".into(),

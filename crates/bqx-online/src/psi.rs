@@ -5,6 +5,13 @@
 //! the same edges and `PSI = Σ (aᵢ − eᵢ)·ln(aᵢ/eᵢ)` over the bins, with shares floored at
 //! [`PSI_FLOOR`] so that an empty bin gives a large but finite value. Common reading: below
 //! 0.1 stable, 0.1–0.25 a moderate shift, above 0.25 a major shift.
+//!
+//! Those readings assume independent values; consecutive values of a rolling feature are not,
+//! so a window of them wanders far more than a sample of the same size would. The reference is
+//! therefore **calibrated** on the training values themselves ([`PsiReference::calibrate`]):
+//! the PSI of every non-overlapping training window of the monitored length against the
+//! reference. A live window is unusual only when it is further from training than the training
+//! windows were.
 
 use std::collections::VecDeque;
 
@@ -20,6 +27,12 @@ pub struct PsiReference {
     pub edges: Vec<f64>,
     /// Share of the training values in each bin (`edges.len() + 1` bins).
     pub expected: Vec<f64>,
+    /// Median and largest PSI of the non-overlapping training windows (0 before
+    /// [`PsiReference::calibrate`]).
+    #[serde(default)]
+    pub train_median: f64,
+    #[serde(default)]
+    pub train_max: f64,
 }
 
 impl PsiReference {
@@ -46,7 +59,31 @@ impl PsiReference {
         Some(PsiReference {
             expected: counts.iter().map(|&c| c as f64 / n).collect(),
             edges,
+            train_median: 0.0,
+            train_max: 0.0,
         })
+    }
+
+    /// Records the median and largest PSI of the non-overlapping `window`-long runs of the
+    /// finite training values against this reference (none when shorter than one window).
+    pub fn calibrate(mut self, values: &[f64], window: usize) -> PsiReference {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        let mut psis: Vec<f64> = v
+            .chunks_exact(window.max(1))
+            .map(|c| {
+                let mut m = PsiMonitor::new(self.clone(), c.len());
+                for &x in c {
+                    m.update(x);
+                }
+                m.psi()
+            })
+            .collect();
+        psis.sort_by(f64::total_cmp);
+        if let Some(&max) = psis.last() {
+            self.train_max = max;
+            self.train_median = psis[psis.len() / 2];
+        }
+        self
     }
 
     pub fn bins(&self) -> usize {
@@ -58,13 +95,25 @@ fn bin_of(edges: &[f64], x: f64) -> usize {
     edges.partition_point(|&e| e < x)
 }
 
-/// PSI over a sliding window of the most recent values.
+/// Blocks a monitor's window is kept in.
+pub const PSI_BLOCKS: usize = 20;
+
+/// PSI over a sliding window of the most recent values, kept as bin counts of
+/// [`PSI_BLOCKS`] blocks of `window / PSI_BLOCKS` values (plus the block being filled) rather
+/// than the values themselves: the window slides a block at a time, and the state a checkpoint
+/// stores is a few hundred counts whatever the window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PsiMonitor {
     reference: PsiReference,
-    window: usize,
-    recent: VecDeque<u16>,
+    block_len: usize,
+    /// Complete blocks, oldest first: bin counts.
+    blocks: VecDeque<Vec<u32>>,
+    /// The block being filled.
+    current: Vec<u32>,
+    current_len: usize,
+    /// Counts of the complete blocks and the current one.
     counts: Vec<u32>,
+    n: usize,
 }
 
 impl PsiMonitor {
@@ -72,9 +121,12 @@ impl PsiMonitor {
         let bins = reference.bins();
         PsiMonitor {
             reference,
-            window: window.max(1),
-            recent: VecDeque::with_capacity(window),
+            block_len: (window / PSI_BLOCKS).max(1),
+            blocks: VecDeque::with_capacity(PSI_BLOCKS + 1),
+            current: vec![0; bins],
+            current_len: 0,
             counts: vec![0; bins],
+            n: 0,
         }
     }
 
@@ -83,32 +135,52 @@ impl PsiMonitor {
         if !x.is_finite() {
             return;
         }
-        if self.recent.len() == self.window {
-            let old = self.recent.pop_front().expect("full window");
-            self.counts[old as usize] -= 1;
-        }
         let b = bin_of(&self.reference.edges, x);
-        self.recent.push_back(b as u16);
+        self.current[b] += 1;
+        self.current_len += 1;
         self.counts[b] += 1;
+        self.n += 1;
+        if self.current_len == self.block_len {
+            let bins = self.current.len();
+            let full = std::mem::replace(&mut self.current, vec![0; bins]);
+            self.current_len = 0;
+            self.blocks.push_back(full);
+            if self.blocks.len() > PSI_BLOCKS {
+                let old = self
+                    .blocks
+                    .pop_front()
+                    .expect("more than PSI_BLOCKS blocks");
+                for (c, o) in self.counts.iter_mut().zip(&old) {
+                    *c -= o;
+                    self.n -= *o as usize;
+                }
+            }
+        }
+    }
+
+    /// The training distribution.
+    pub fn reference(&self) -> &PsiReference {
+        &self.reference
     }
 
     /// Values in the window.
     pub fn len(&self) -> usize {
-        self.recent.len()
+        self.n
     }
 
     pub fn is_empty(&self) -> bool {
-        self.recent.is_empty()
+        self.n == 0
     }
 
-    /// Whether the window is full (PSI on a part-filled window is noisy).
+    /// Whether the window holds its [`PSI_BLOCKS`] complete blocks (PSI on a part-filled
+    /// window is noisy).
     pub fn is_full(&self) -> bool {
-        self.recent.len() == self.window
+        self.blocks.len() == PSI_BLOCKS
     }
 
     /// The PSI of the window against the reference (0 for an empty window).
     pub fn psi(&self) -> f64 {
-        let n = self.recent.len();
+        let n = self.n;
         if n == 0 {
             return 0.0;
         }
@@ -148,6 +220,43 @@ mod tests {
         // Half the bins hold 20 % each, half are empty (floored): 5·(0.1·ln 2) + 5·(0.1·ln 1000).
         let expect = 5.0 * 0.1 * 2f64.ln() + 5.0 * (0.1 - PSI_FLOOR) * (0.1 / PSI_FLOOR).ln();
         assert!((s.psi() - expect).abs() < 1e-9, "{} vs {expect}", s.psi());
+    }
+
+    #[test]
+    fn calibration_records_how_far_training_windows_wander() {
+        // A slow sine: each 500-value window covers a small part of the range, so windows are
+        // far from the whole (large PSI), unlike shuffled values.
+        let slow: Vec<f64> = (0..5000).map(|i| (i as f64 / 800.0).sin()).collect();
+        let r = PsiReference::fit(&slow, 10).unwrap().calibrate(&slow, 500);
+        assert!(r.train_max > 1.0, "{}", r.train_max);
+        assert!(r.train_median <= r.train_max);
+        let mixed: Vec<f64> = (0..5000).map(|i| ((i * 7919) % 5000) as f64).collect();
+        let q = PsiReference::fit(&mixed, 10)
+            .unwrap()
+            .calibrate(&mixed, 500);
+        assert!(q.train_max < 0.05, "{}", q.train_max);
+    }
+
+    #[test]
+    fn the_window_slides_a_block_at_a_time() {
+        let train: Vec<f64> = (0..1000).map(f64::from).collect();
+        let r = PsiReference::fit(&train, 10).unwrap();
+        let mut m = PsiMonitor::new(r, 200);
+        for i in 0..200 {
+            m.update(f64::from(i));
+        }
+        assert!(m.is_full());
+        assert_eq!(m.len(), 200);
+        // Ten more values: the oldest block (10 values) leaves once the new block is complete.
+        for i in 0..9 {
+            m.update(f64::from(900 + i));
+            assert_eq!(m.len(), 201 + i as usize);
+        }
+        m.update(909.0);
+        assert_eq!(m.len(), 200);
+        assert!(m.psi() > 0.5);
+        let copy: PsiMonitor = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(copy.psi(), m.psi());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `Σᵢ λ^(n−i)·(yᵢ − wᵀxᵢ)² + λⁿ/δ·‖w‖²` (the prior `P₀ = δ·I` acts as a ridge penalty that
 //! fades with the same factor), updated in `O(d²)` per observation:
 //! `k = P·x / (λ + xᵀ·P·x)`, `w ← w + k·(y − wᵀx)`, `P ← (P − k·xᵀ·P) / λ`.
-//! The last input is an intercept (1). Inputs are expected standardized.
+//! The last input is an intercept (1). Inputs are expected standardized. The trace of `P` is
+//! capped at the prior's `δ·(d+1)` (covariance wind-up: without excitation `P` grows as λ⁻ⁿ).
 
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,17 @@ impl Rls {
                 let v = (self.p[i * d + j] - self.px[i] * self.px[j] / denom) / lambda;
                 self.p[i * d + j] = v;
                 self.p[j * d + i] = v;
+            }
+        }
+        // Covariance wind-up guard: a direction the inputs stop exciting has its P entries grow
+        // by 1/λ per update without bound, and the next excitation then moves the weights by
+        // that much. The trace is kept at most the prior's (δ·d).
+        let trace: f64 = (0..d).map(|i| self.p[i * d + i]).sum();
+        let cap = self.cfg.delta * d as f64;
+        if trace > cap {
+            let k = cap / trace;
+            for v in &mut self.p {
+                *v *= k;
             }
         }
         if !denom.is_finite() || self.p.iter().any(|v| !v.is_finite()) {
