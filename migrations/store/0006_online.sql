@@ -10,9 +10,11 @@ CREATE TABLE online_signals (
     ts       TIMESTAMP NOT NULL,
     frozen   DOUBLE    NOT NULL,
     rls      DOUBLE    NOT NULL,
+    tree     DOUBLE    NOT NULL,
     ensemble DOUBLE    NOT NULL,
     w_frozen DOUBLE    NOT NULL,
-    w_rls    DOUBLE    NOT NULL
+    w_rls    DOUBLE    NOT NULL,
+    w_tree   DOUBLE    NOT NULL
 );
 
 -- A label that matured at `ts` for the prediction made at `made_ts` (h bars earlier), and the
@@ -25,5 +27,6 @@ CREATE TABLE online_matured (
     label      DOUBLE    NOT NULL,
     e_frozen   DOUBLE    NOT NULL,
     e_rls      DOUBLE    NOT NULL,
+    e_tree     DOUBLE    NOT NULL,
     e_ensemble DOUBLE    NOT NULL
 );

@@ -493,9 +493,11 @@ async function livePage(page) {
     const p = view.pairs.find((x) => x.pair === cells[0]);
     check(p !== undefined, `live: row ${cells[0]} is a pair of the session`);
     if (!p || !p.latest) continue;
+    const k = view.members.length;
     eq(cells[2], fixed(p.latest.ensemble, 4), `live: ${p.pair} ensemble signal`);
-    eq(cells[5], `${fixed(p.latest.weights[0], 2)} / ${fixed(p.latest.weights[1], 2)}`, `live: ${p.pair} weights`);
-    eq(cells[8], int(p.score.matured), `live: ${p.pair} matured labels`);
+    eq(cells[3], fixed(p.latest.members[0], 4), `live: ${p.pair} frozen member`);
+    eq(cells[3 + k], p.latest.weights.map((w) => fixed(w, 2)).join(' / '), `live: ${p.pair} weights`);
+    eq(cells[6 + k], int(p.score.matured), `live: ${p.pair} matured labels`);
     check(cells[1] === (p.latest.ensemble > 0 ? '↓ bearish' : '↑ bullish'), `live: ${p.pair} direction follows the BQX sign (${cells[1]})`);
   }
   const status = await text(page, tid('live-status'));

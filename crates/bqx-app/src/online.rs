@@ -27,8 +27,8 @@ use bqx_eval::targets::bqx_target;
 use bqx_features::{BarInput, FeatureSet, SourceCaps, compute_batch};
 use bqx_models::{Matrix, Regressor, Ridge, RidgeConfig};
 use bqx_online::{
-    Alert, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel, PsiMonitor,
-    PsiReference, Rls, Signal,
+    Alert, HoeffdingTree, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel,
+    PsiMonitor, PsiReference, Rls, Signal,
 };
 use bqx_store::{
     AlertRow, OnlineCheckpoint, OnlineMaturedRow, OnlineSignalRow, RunStatus, SeriesKey,
@@ -448,12 +448,14 @@ pub(crate) fn fit_pair_model(
     let mean = st.scaler.mean().to_vec();
     let std = st.scaler.std().to_vec();
     let mut rls = Rls::new(chosen.len(), cfg.rls);
+    let mut tree = HoeffdingTree::new(chosen.len(), cfg.tree);
     let mut z = vec![0.0; chosen.len()];
     for (r, &yv) in yy.iter().enumerate() {
         for (k, zk) in z.iter_mut().enumerate() {
             *zk = (cols[k][r] - mean[k]) / std[k];
         }
         rls.update(&z, yv);
+        tree.update(&z, yv);
     }
     let names = fm.names.clone();
     Ok((
@@ -480,6 +482,7 @@ pub(crate) fn fit_pair_model(
                 intercept: st.intercept,
             },
             rls,
+            tree,
             error_scale: if error_scale > 0.0 { error_scale } else { 1.0 },
             trained_until: *train.ts.last().expect("non-empty training part"),
         },
@@ -815,9 +818,11 @@ fn run_session(
                 ts,
                 frozen: s.members[0],
                 rls: s.members[1],
+                tree: s.members[2],
                 ensemble: s.ensemble,
                 w_frozen: s.weights[0],
                 w_rls: s.weights[1],
+                w_tree: s.weights[2],
             });
             latest.insert(pair, s.clone());
             ps.weights.clone_from(&s.weights);
@@ -842,6 +847,7 @@ fn run_session(
                 label: m.label,
                 e_frozen: m.errors[0],
                 e_rls: m.errors[1],
+                e_tree: m.errors[2],
                 e_ensemble: m.ensemble_error,
             });
         }

@@ -914,10 +914,12 @@ pub fn online_event(e: &bqx_app::OnlineEvent) {
         bqx_app::OnlineEvent::Signals { ts, signals } => {
             println!("signals at {}:", utc(*ts));
             for s in signals {
-                println!(
-                    "  {} {:+.5} (frozen {:+.5} w {:.2}, rls {:+.5} w {:.2})",
-                    s.pair, s.ensemble, s.members[0], s.weights[0], s.members[1], s.weights[1]
-                );
+                let members: Vec<String> = bqx_app::ONLINE_MEMBERS
+                    .iter()
+                    .zip(s.members.iter().zip(&s.weights))
+                    .map(|(n, (p, w))| format!("{n} {p:+.5} w {w:.2}"))
+                    .collect();
+                println!("  {} {:+.5} ({})", s.pair, s.ensemble, members.join(", "));
             }
         }
         bqx_app::OnlineEvent::Checkpoint { .. } => {}
@@ -950,31 +952,34 @@ pub fn online(r: &bqx_app::OnlineReport) {
             alerts.join(", ")
         }
     );
+    // One MAE and one DA column per member, then the ensemble's.
+    let names: Vec<&str> = r.members.iter().copied().chain(["ens"]).collect();
+    let mut header = format!("{:<8} {:>8}", "pair", "matured");
+    for n in &names {
+        header.push_str(&format!(" {:>10}", format!("MAE {n}")));
+    }
+    for n in &names {
+        header.push_str(&format!(" {:>9}", format!("DA {n}")));
+    }
     println!(
-        "{:<8} {:>8} {:>11} {:>11} {:>11} {:>8} {:>8} {:>8} {:>13}",
-        "pair",
-        "matured",
-        "MAE frozen",
-        "MAE rls",
-        "MAE ens",
-        "DA frz",
-        "DA rls",
-        "DA ens",
-        "weights f/r"
+        "{header} {:>16}",
+        format!("weights {}", r.members.join("/"))
     );
     let line = |name: &str, s: &bqx_app::OnlineScore, w: Option<&[f64]>| {
-        println!(
-            "{:<8} {:>8} {:>11.5} {:>11.5} {:>11.5} {:>8} {:>8} {:>8} {:>13}",
-            name,
-            s.matured,
-            s.mae[0],
-            s.mae[1],
-            s.mae[2],
-            pct(s.da[0]),
-            pct(s.da[1]),
-            pct(s.da[2]),
-            w.map_or(String::new(), |w| format!("{:.2}/{:.2}", w[0], w[1]))
-        )
+        let mut l = format!("{name:<8} {:>8}", s.matured);
+        for m in &s.mae {
+            l.push_str(&format!(" {m:>10.5}"));
+        }
+        for d in &s.da {
+            l.push_str(&format!(" {:>9}", pct(*d)));
+        }
+        let w = w.map_or(String::new(), |w| {
+            w.iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join("/")
+        });
+        println!("{l} {w:>16}");
     };
     for p in &r.pairs {
         line(&p.pair.to_string(), &p.score, Some(&p.weights));

@@ -504,7 +504,10 @@ async fn every_route_answers_with_the_runs_real_figures() {
     let session = sessions[0]["session"].as_str().unwrap().to_string();
     let view = get_ok(&app, &mut hit, &format!("/api/v1/online/{session}")).await;
     assert_eq!(view["summary"], sessions[0]);
-    assert_eq!(view["members"], serde_json::json!(["frozen", "rls"]));
+    assert_eq!(
+        view["members"],
+        serde_json::json!(["frozen", "rls", "tree"])
+    );
     let pairs = view["pairs"].as_array().unwrap();
     assert_eq!(pairs.len(), 2);
     let matured: u64 = pairs
@@ -513,7 +516,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
         .sum();
     assert_eq!(view["pooled"]["matured"].as_u64(), Some(matured));
     for p in pairs {
-        assert_eq!(p["score"]["mae"].as_array().unwrap().len(), 3);
+        assert_eq!(p["score"]["mae"].as_array().unwrap().len(), 4);
         assert!(p["latest"]["ensemble"].is_f64(), "{p}");
         assert!(!p["timeline"].as_array().unwrap().is_empty());
     }

@@ -7,7 +7,8 @@
 //! `y(t) = bqx_return_W(t + h)`; the inputs and the predictions are kept as a *pending*
 //! prediction. When row `t + h` arrives the label `bqx_return_W(t + h)` is known: it is paired
 //! with the **inputs of row t** that were kept (never the current ones), each member's error is
-//! scored, the detectors see it and the online learner learns from `(x(t), y(t))`.
+//! scored, the detectors see it and the online learners (RLS and the Hoeffding tree) learn from
+//! `(x(t), y(t))`.
 //!
 //! State and durability: everything but the kernels is plain serializable data
 //! ([`LoopState`]). Kernels are deterministic functions of a pair's past bars, so a resumed
@@ -27,6 +28,7 @@ use crate::ensemble::{ErrorWindow, softmax_weights};
 use crate::page_hinkley::{PageHinkley, PageHinkleyConfig};
 use crate::psi::{PsiMonitor, PsiReference};
 use crate::rls::{Rls, RlsConfig};
+use crate::tree::{HoeffdingTree, TreeConfig};
 
 /// The loop's parameters (features.md § 2.19 for the defaults).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +68,8 @@ pub struct OnlineConfig {
     /// PSI of a major shift (a warning alert).
     pub psi_critical: f64,
     pub rls: RlsConfig,
+    /// The online tree member.
+    pub tree: TreeConfig,
     /// Matured labels per block of the static-vs-adaptive timeline.
     pub timeline_block: usize,
     /// Blocks kept per pair (the oldest are dropped).
@@ -90,6 +94,7 @@ impl Default for OnlineConfig {
             psi_warning: 0.1,
             psi_critical: 0.25,
             rls: RlsConfig::default(),
+            tree: TreeConfig::member(),
             timeline_block: 250,
             timeline_blocks: 400,
         }
@@ -122,6 +127,7 @@ impl OnlineConfig {
         if !(l > 0.0 && l <= 1.0) {
             return Err(format!("rls.forgetting must be in (0, 1], got {l}"));
         }
+        self.tree.validate()?;
         if self.tau_scale.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
             || self.error_window == 0
             || self.psi_every == 0
@@ -167,8 +173,13 @@ pub struct PairModel {
     pub std: Vec<f64>,
     /// The frozen member.
     pub frozen: LinearModel,
-    /// The online learner's state after learning the training rows.
+    /// The online learners' states after learning the training rows: the loop starts from
+    /// them. Not kept in checkpoints (the loop's own learners are), so a restored model holds
+    /// empty ones.
+    #[serde(skip)]
     pub rls: Rls,
+    #[serde(skip)]
+    pub tree: HoeffdingTree,
     /// The frozen member's training MAE: detectors see errors divided by it.
     pub error_scale: f64,
     /// Training distribution of each input (`None`: too few or constant values).
@@ -188,7 +199,7 @@ impl PairModel {
 }
 
 /// The members of the ensemble, in prediction order.
-pub const MEMBERS: [&str; 2] = ["frozen", "rls"];
+pub const MEMBERS: [&str; 3] = ["frozen", "rls", "tree"];
 
 /// Severity of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -367,6 +378,7 @@ pub struct PairState {
     closes: VecDeque<f64>,
     pending: VecDeque<Pending>,
     rls: Rls,
+    tree: HoeffdingTree,
     members: Vec<MemberState>,
     psi: Vec<Option<PsiMonitor>>,
     /// Highest PSI level alerted per input (0 none, 1 info, 2 warning), re-armed when the PSI
@@ -482,6 +494,7 @@ impl OnlineLoop {
                 closes: VecDeque::with_capacity(cfg.window + 1),
                 pending: VecDeque::new(),
                 rls: model.rls.clone(),
+                tree: model.tree.clone(),
                 members: (0..n).map(|_| MemberState::new(cfg)).collect(),
                 psi: model
                     .psi
@@ -617,7 +630,11 @@ impl OnlineLoop {
 
         // 3. Predictions.
         if let Some(z) = ps.model.standardize(&raw) {
-            let members = vec![ps.model.frozen.predict(&z), ps.rls.predict(&z)];
+            let members = vec![
+                ps.model.frozen.predict(&z),
+                ps.rls.predict(&z),
+                ps.tree.predict(&z),
+            ];
             let windows: Vec<&ErrorWindow> = ps.members.iter().map(|m| &m.errors).collect();
             let weights = softmax_weights(&windows, cfg.tau_scale, cfg.min_errors);
             let ensemble = members.iter().zip(&weights).map(|(p, w)| p * w).sum();
@@ -822,8 +839,9 @@ fn mature(
             });
         }
     }
-    // The online learner learns the matured pair (x(t−h), y(t−h)).
+    // The online learners learn the matured pair (x(t−h), y(t−h)).
     ps.rls.update(&p.z, y);
+    ps.tree.update(&p.z, y);
     Matured {
         pair,
         made_ts: p.ts,

@@ -4,7 +4,8 @@
 //!   matured labels paired with the inputs they were predicted from, learning, ensemble
 //!   weights, detectors, alerts, and a serializable state for checkpoints;
 //! - [`adwin`], [`page_hinkley`], [`psi`]: the drift detectors;
-//! - [`rls`]: recursive least squares with forgetting, the online learner;
+//! - [`rls`]: recursive least squares with forgetting, and [`tree`]: a Hoeffding tree
+//!   regressor — the online learners;
 //! - [`ensemble`]: error windows and softmax weights scaled to the error level.
 //!
 //! No IO, no clock, no randomness: the app layer feeds bars and persists the state.
@@ -15,6 +16,7 @@ pub mod ensemble;
 pub mod page_hinkley;
 pub mod psi;
 pub mod rls;
+pub mod tree;
 
 pub use adwin::{Adwin, AdwinConfig};
 pub use engine::{
@@ -25,3 +27,4 @@ pub use ensemble::{ErrorWindow, softmax_weights};
 pub use page_hinkley::{PageHinkley, PageHinkleyConfig};
 pub use psi::{PsiMonitor, PsiReference};
 pub use rls::{Rls, RlsConfig};
+pub use tree::{HoeffdingTree, TreeConfig};

@@ -42,6 +42,13 @@ pub struct Rls {
     px: Vec<f64>,
 }
 
+impl Default for Rls {
+    /// A learner without inputs (a placeholder).
+    fn default() -> Rls {
+        Rls::new(0, RlsConfig::default())
+    }
+}
+
 impl Rls {
     pub fn new(inputs: usize, cfg: RlsConfig) -> Rls {
         let d = inputs + 1;

@@ -6,7 +6,8 @@ use bqx_domain::{BarColumns, Pair, Timeframe};
 use bqx_eval::targets::bqx_target;
 use bqx_features::{BarInput, FeatureMatrix, FeatureSet, SourceCaps, compute_batch};
 use bqx_online::{
-    BarOutcome, LinearModel, OnlineConfig, OnlineLoop, PairModel, PsiReference, Rls, RlsConfig,
+    BarOutcome, HoeffdingTree, LinearModel, OnlineConfig, OnlineLoop, PairModel, PsiReference, Rls,
+    RlsConfig, TreeConfig,
 };
 use bqx_synth::{SynthConfig, SynthMarket, generate};
 
@@ -64,6 +65,7 @@ fn model(pair: Pair, fm: &FeatureMatrix, train: usize, ts_end: i64) -> PairModel
             intercept: 0.01,
         },
         rls: Rls::new(INPUTS.len(), RlsConfig::default()),
+        tree: HoeffdingTree::new(INPUTS.len(), TreeConfig::member()),
         error_scale: 0.5,
         psi,
         trained_until: ts_end,

@@ -19,9 +19,11 @@ pub struct OnlineSignalRow {
     pub ts: i64,
     pub frozen: f64,
     pub rls: f64,
+    pub tree: f64,
     pub ensemble: f64,
     pub w_frozen: f64,
     pub w_rls: f64,
+    pub w_tree: f64,
 }
 
 /// One matured label and the errors of the predictions made h bars earlier.
@@ -33,6 +35,7 @@ pub struct OnlineMaturedRow {
     pub label: f64,
     pub e_frozen: f64,
     pub e_rls: f64,
+    pub e_tree: f64,
     pub e_ensemble: f64,
 }
 
@@ -99,9 +102,11 @@ impl Store {
                     ts(s.ts),
                     s.frozen,
                     s.rls,
+                    s.tree,
                     s.ensemble,
                     s.w_frozen,
-                    s.w_rls
+                    s.w_rls,
+                    s.w_tree
                 ])?;
             }
             app.flush()?;
@@ -115,6 +120,7 @@ impl Store {
                     m.label,
                     m.e_frozen,
                     m.e_rls,
+                    m.e_tree,
                     m.e_ensemble
                 ])?;
             }
@@ -204,7 +210,8 @@ impl Store {
     /// A session's stored signals of one pair, by time.
     pub fn online_signals(&self, session: &str, pair: Pair) -> Result<Vec<OnlineSignalRow>> {
         let mut st = self.duck.prepare(
-            "SELECT epoch_us(ts), frozen, rls, ensemble, w_frozen, w_rls FROM online_signals \
+            "SELECT epoch_us(ts), frozen, rls, tree, ensemble, w_frozen, w_rls, w_tree \
+             FROM online_signals \
              WHERE session = ? AND pair_id = ? ORDER BY ts",
         )?;
         let rows = st.query_map(duckdb::params![session, pair.index() as u8], |r| {
@@ -213,9 +220,11 @@ impl Store {
                 ts: r.get(0)?,
                 frozen: r.get(1)?,
                 rls: r.get(2)?,
-                ensemble: r.get(3)?,
-                w_frozen: r.get(4)?,
-                w_rls: r.get(5)?,
+                tree: r.get(3)?,
+                ensemble: r.get(4)?,
+                w_frozen: r.get(5)?,
+                w_rls: r.get(6)?,
+                w_tree: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
@@ -224,7 +233,7 @@ impl Store {
     /// A session's matured labels of one pair, by time.
     pub fn online_matured(&self, session: &str, pair: Pair) -> Result<Vec<OnlineMaturedRow>> {
         let mut st = self.duck.prepare(
-            "SELECT epoch_us(made_ts), epoch_us(ts), label, e_frozen, e_rls, e_ensemble \
+            "SELECT epoch_us(made_ts), epoch_us(ts), label, e_frozen, e_rls, e_tree, e_ensemble \
              FROM online_matured WHERE session = ? AND pair_id = ? ORDER BY ts",
         )?;
         let rows = st.query_map(duckdb::params![session, pair.index() as u8], |r| {
@@ -235,7 +244,8 @@ impl Store {
                 label: r.get(2)?,
                 e_frozen: r.get(3)?,
                 e_rls: r.get(4)?,
-                e_ensemble: r.get(5)?,
+                e_tree: r.get(5)?,
+                e_ensemble: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)

@@ -56,8 +56,8 @@ export async function livePage(ctx: PageContext): Promise<void> {
       'p',
       { class: 'muted' },
       'Bars replayed one at a time through the batch feature kernels. Members: a ridge frozen on the ' +
-        'training part and an RLS learner updated with every matured label (paired with the inputs it ' +
-        'was predicted from); weights are a softmax of −MAE/τ over the last 100 matured errors. Detectors: ' +
+        'training part, and an RLS learner and a Hoeffding tree updated with every matured label (paired ' +
+        'with the inputs it was predicted from); weights are a softmax of −MAE/τ over the last 100 matured errors. Detectors: ' +
         'ADWIN and Page–Hinkley on non-overlapping errors, PSI on the inputs. The same loop runs from the ' +
         'CLI: ',
       code('bqx online --from-store'),
@@ -101,11 +101,10 @@ export async function livePage(ctx: PageContext): Promise<void> {
         name,
         s ? direction(s.ensemble) : NA,
         s ? fixed(s.ensemble, 4) : NA,
-        s ? fixed(s.members[0], 4) : NA,
-        s ? fixed(s.members[1], 4) : NA,
-        s ? `${fixed(s.weights[0], 2)} / ${fixed(s.weights[1], 2)}` : NA,
-        `${sci(p.score.mae[0])} / ${sci(p.score.mae[1])} / ${sci(p.score.mae[2])}`,
-        pct(p.score.da[2]),
+        ...view!.members.map((_, k) => (s ? fixed(s.members[k], 4) : NA)),
+        s ? s.weights.map((w) => fixed(w, 2)).join(' / ') : NA,
+        p.score.mae.map((m) => sci(m)).join(' / '),
+        pct(p.score.da[p.score.da.length - 1]),
         int(p.score.matured),
         s ? dateTime(s.ts) : NA,
       ];
@@ -113,9 +112,19 @@ export async function livePage(ctx: PageContext): Promise<void> {
     replace(
       signalsSlot,
       table(
-        ['pair', 'signal', 'ensemble', 'frozen', 'rls', 'weights f / r', 'MAE f / r / ens', 'DA ens', 'matured', 'as of'],
+        [
+          'pair',
+          'signal',
+          'ensemble',
+          ...view.members,
+          `weights ${view.members.map((m) => m[0]).join(' / ')}`,
+          `MAE ${view.members.map((m) => m[0]).join(' / ')} / ens`,
+          'DA ens',
+          'matured',
+          'as of',
+        ],
         rows,
-        { testid: 'live-signals', numeric: [2, 3, 4, 7, 8] },
+        { testid: 'live-signals', numeric: [2, ...view.members.map((_, k) => 3 + k), 5 + view.members.length, 6 + view.members.length] },
       ),
     );
   };
@@ -194,8 +203,9 @@ export async function livePage(ctx: PageContext): Promise<void> {
       status,
       `Session ${sm.session} (${sm.source === 'store' ? 'stored bars' : 'replayed file'}, ${sm.timeframe}, ` +
         `${view.pairs.length} pairs): ${int(sm.live_bars)} live bars at the last checkpoint (${sm.updated_at}). ` +
-        `Pooled MAE frozen ${sci(p.mae[0])}, rls ${sci(p.mae[1])}, ensemble ${sci(p.mae[2])}; ` +
-        `directional accuracy ${pct(p.da[0])}, ${pct(p.da[1])}, ${pct(p.da[2])} over ${int(p.matured)} matured labels.`,
+        `Pooled MAE ${[...view.members, 'ensemble'].map((m, k) => `${m} ${sci(p.mae[k])}`).join(', ')}; ` +
+        `directional accuracy ${[...view.members, 'ensemble'].map((m, k) => `${m} ${pct(p.da[k])}`).join(', ')} ` +
+        `over ${int(p.matured)} matured labels.`,
     );
     if (!body.contains(signalsSlot)) {
       replace(
