@@ -552,6 +552,33 @@ async fn every_route_answers_with_the_runs_real_figures() {
     );
     assert!(text.contains(&format!("bqx_online_step_duration_seconds_count {live}")));
     assert!(text.contains(r#"bqx_online_weight{pair="EURUSD",member="frozen"}"#));
+    // Every series the Grafana dashboard in bundle/ queries is exported.
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../bundle/grafana/bqx-online.json"
+    ))
+    .unwrap();
+    let dash: Value = serde_json::from_str(&dashboard).unwrap();
+    let mut queried = BTreeSet::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("bqx_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 7, "{queried:?}");
+    for name in &queried {
+        assert!(
+            text.lines().any(|l| l.starts_with(name.as_str())),
+            "the dashboard queries {name}, which /metrics does not export"
+        );
+    }
 
     let documented: BTreeSet<String> = ROUTES
         .iter()
