@@ -284,3 +284,119 @@ fn a_loop_killed_at_random_points_resumes_exactly() {
     assert_eq!(got.1, want.1, "stored rows");
     assert_eq!(got.2, want.2, "alerts");
 }
+
+#[test]
+fn a_watched_folder_feeds_new_bars_into_the_loop() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let all = work.path().join("all.csv");
+    json_ok(&bqx(
+        &store,
+        &[
+            "--json",
+            "synth",
+            "--bars",
+            "3000",
+            "--timeframe",
+            "h1",
+            "--seed",
+            "12",
+            "--out",
+            all.to_str().unwrap(),
+        ],
+    ));
+    // Two pairs; the first 2,500 bar times are stored now, the last 500 arrive in the folder.
+    let text = std::fs::read_to_string(&all).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines
+        .filter(|l| l.contains(",EURUSD,") || l.contains(",USDJPY,"))
+        .collect();
+    let mut times: Vec<&str> = rows.iter().map(|l| l.split(',').next().unwrap()).collect();
+    times.dedup();
+    assert_eq!(times.len(), 3000);
+    let cut = times[2500];
+    let (first, later): (Vec<&str>, Vec<&str>) = rows
+        .iter()
+        .partition(|l| l.split(',').next().unwrap() < cut);
+    let write = |path: &Path, rows: &[&str]| {
+        std::fs::write(path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    };
+    let first_csv = work.path().join("first.csv");
+    write(&first_csv, &first);
+    json_ok(&bqx(
+        &store,
+        &["--json", "ingest", first_csv.to_str().unwrap()],
+    ));
+
+    // 2 × 500 stored live bars (the last 20 % of 2,500), then 2 × 500 from the folder.
+    let report = work.path().join("report.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bqx"))
+        .arg("--store")
+        .arg(&store)
+        .args([
+            "--json",
+            "online",
+            "--watch",
+            inbox.to_str().unwrap(),
+            "--pairs",
+            "EURUSD,USDJPY",
+            "--train-fraction",
+            "0.8",
+            "--max-bars",
+            "2000",
+            "--poll-seconds",
+            "0.2",
+        ])
+        .stdout(std::fs::File::create(&report).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the loop has planned its session and consumed the stored bars (its first
+    // checkpoint), so that the export below arrives while it watches.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while bqx_store::RegistryReader::open(&store)
+        .ok()
+        .flatten()
+        .and_then(|r| r.online_sessions().ok())
+        .is_none_or(|s| s.is_empty())
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the loop ended early");
+        assert!(Instant::now() < deadline, "no checkpoint within 120 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The export arrives the way a terminal should write it: under a temporary name, then
+    // renamed (a `.tmp` name is never read).
+    let tmp = inbox.join("export.csv.tmp");
+    write(&tmp, &later);
+    std::fs::rename(&tmp, inbox.join("export.csv")).unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the loop did not reach --max-bars within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["live_bars"], 2000, "{r}");
+    assert_eq!(r["live_total"], 2000);
+    assert_eq!(r["complete"], true);
+    let session = r["session"].as_str().unwrap().to_string();
+    let s = Store::open(&store, "e2e_online test").unwrap();
+    let eurusd = s
+        .online_signals(&session, Pair::parse("EURUSD").unwrap())
+        .unwrap();
+    let last_new = chrono_like(later.last().unwrap().split(',').next().unwrap());
+    assert_eq!(
+        eurusd.last().map(|x| x.ts),
+        Some(last_new),
+        "the folder's last bar was predicted"
+    );
+    assert_eq!(eurusd.len(), 1000, "one signal per live EURUSD bar");
+}

@@ -106,11 +106,22 @@ pub fn ingest(
             "no input files given",
         ));
     }
-    let started = Instant::now();
     let mut store = open_store(store_dir, "bqx ingest")?;
+    ingest_with_store(&mut store, req, progress)
+}
+
+/// [`ingest`] into a store already open (the online loop's watched folder); `req.files` is not
+/// empty.
+pub(crate) fn ingest_with_store(
+    store: &mut bqx_store::Store,
+    req: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<IngestResponse, AppError> {
+    let started = Instant::now();
+    let store_dir = store.dir().to_path_buf();
     let args = serde_json::to_value(req).map_err(|e| AppError::internal(e.to_string()))?;
     let (run_id, files) = run_single_stage(
-        &mut store,
+        store,
         "ingest",
         &args,
         "ingest",
@@ -120,7 +131,7 @@ pub fn ingest(
     )?;
     Ok(IngestResponse {
         run_id,
-        store: store_dir.to_path_buf(),
+        store: store_dir,
         totals: totals(&files),
         files,
         seconds: started.elapsed().as_secs_f64(),

@@ -37,7 +37,7 @@ use bqx_store::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ingest::{IngestRequest, ingest};
+use crate::ingest::{IngestRequest, ingest, ingest_with_store};
 use crate::progress::{task_advanced, task_finished, task_started};
 use crate::run::is_close_only;
 use crate::{AppError, ErrorCode, Progress, open_store};
@@ -53,6 +53,11 @@ pub const MIN_TRAIN_ROWS: usize = 200;
 pub struct OnlineRequest {
     /// Replay this file (ingested first); `None`: replay the store's own bars.
     pub replay: Option<PathBuf>,
+    /// After the stored bars, keep watching this folder: a file created or changed in it (any
+    /// ingest format) is ingested, and its new bars go through the loop.
+    pub watch: Option<PathBuf>,
+    /// Seconds between two looks at the watched folder.
+    pub poll_seconds: f64,
     /// Pairs (empty: every stored pair of the timeframe).
     pub pairs: Vec<Pair>,
     /// Timeframe (`M1`, `H1`, `D1`…; default: the one with the most stored pairs).
@@ -76,6 +81,8 @@ impl Default for OnlineRequest {
     fn default() -> Self {
         OnlineRequest {
             replay: None,
+            watch: None,
+            poll_seconds: 1.0,
             pairs: Vec::new(),
             timeframe: None,
             train_fraction: 0.7,
@@ -130,6 +137,17 @@ pub enum OnlineEvent {
     Checkpoint {
         live_bars: u64,
         stats: OnlineStats,
+    },
+    /// A file of the watched folder was ingested.
+    Watched {
+        file: PathBuf,
+        bars_written: u64,
+        rejected: u64,
+    },
+    /// A file of the watched folder could not be ingested (it is retried when it changes).
+    WatchError {
+        file: PathBuf,
+        message: String,
     },
 }
 
@@ -490,6 +508,89 @@ pub(crate) fn fit_pair_model(
     ))
 }
 
+/// The live bars not consumed yet, in time order across pairs (pair order within a time): bars at
+/// or after the pair's live start and after its last consumed bar.
+fn live_queue(
+    bars: &BTreeMap<Pair, BarColumns>,
+    live_from: &BTreeMap<Pair, i64>,
+    lp: &OnlineLoop,
+) -> Vec<(i64, Pair, usize)> {
+    let mut queue = Vec::new();
+    for (&pair, b) in bars {
+        let from = live_from[&pair];
+        let done = lp.state().pairs[&pair].last_ts;
+        let start =
+            b.ts.partition_point(|&t| t < from.max(done.map_or(i64::MIN, |d| d + 1)));
+        queue.extend((start..b.len()).map(|i| (b.ts[i], pair, i)));
+    }
+    queue.sort_unstable();
+    queue
+}
+
+/// The watched folder: which files were seen with which size and modification time.
+pub(crate) struct Watcher {
+    dir: PathBuf,
+    seen: BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+}
+
+impl Watcher {
+    fn new(dir: &Path) -> Watcher {
+        Watcher {
+            dir: dir.to_path_buf(),
+            seen: BTreeMap::new(),
+        }
+    }
+
+    /// Ingests every file created or changed since the last look (hidden files and names ending
+    /// in `.tmp` or `.part` — files still being written — are left alone); `true` when bars
+    /// were written. A file that fails is reported and retried only once it changes again.
+    fn ingest_changed(&mut self, store: &mut Store, on_event: &mut dyn FnMut(OnlineEvent)) -> bool {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return false;
+        };
+        let mut files: Vec<(PathBuf, (u64, std::time::SystemTime))> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_name()?.to_string_lossy().to_string();
+                if name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".part") {
+                    return None;
+                }
+                let m = e.metadata().ok().filter(|m| m.is_file())?;
+                Some((path, (m.len(), m.modified().ok()?)))
+            })
+            .filter(|(p, sig)| self.seen.get(p) != Some(sig))
+            .collect();
+        files.sort();
+        let mut wrote = false;
+        for (file, sig) in files {
+            self.seen.insert(file.clone(), sig);
+            let req = IngestRequest {
+                files: vec![file.clone()],
+                format: Default::default(),
+                pair: None,
+                tz: None,
+                side: None,
+            };
+            match ingest_with_store(store, &req, &crate::NoProgress) {
+                Ok(r) => {
+                    wrote |= r.totals.bars_written > 0;
+                    on_event(OnlineEvent::Watched {
+                        file,
+                        bars_written: r.totals.bars_written,
+                        rejected: r.totals.rejected,
+                    });
+                }
+                Err(e) => on_event(OnlineEvent::WatchError {
+                    file,
+                    message: e.to_string(),
+                }),
+            }
+        }
+        wrote
+    }
+}
+
 /// Rows produced since the last checkpoint.
 #[derive(Default)]
 struct Pending {
@@ -583,6 +684,17 @@ pub fn online(
     {
         return Err(bad(format!("--speed must be positive, got {s}")));
     }
+    if let Some(dir) = &req.watch {
+        if req.replay.is_some() {
+            return Err(bad("--watch and --replay exclude each other"));
+        }
+        if !dir.is_dir() {
+            return Err(bad(format!("--watch {}: not a directory", dir.display())));
+        }
+        if !(req.poll_seconds > 0.0 && req.poll_seconds.is_finite()) {
+            return Err(bad("--poll-seconds must be positive"));
+        }
+    }
     // A replayed file is ingested first; its bars after the history stored before are live.
     let (source, history_end) = match &req.replay {
         None => ("store".to_string(), None),
@@ -611,6 +723,11 @@ pub fn online(
         }
     };
     let mut store = open_store(store_dir, "bqx online")?;
+    let mut watcher = req.watch.as_deref().map(Watcher::new);
+    if let Some(w) = watcher.as_mut() {
+        // What the folder already holds is stored before the session is planned.
+        w.ingest_changed(&mut store, on_event);
+    }
     let summaries = store.series_summaries()?;
     let series = choose_series(&summaries, &req)?;
     if auto_psi {
@@ -657,7 +774,8 @@ pub fn online(
         &run_id,
         &session,
         plan,
-        &bars,
+        bars,
+        watcher,
         req,
         progress,
         signal_every,
@@ -682,7 +800,8 @@ fn run_session(
     run_id: &str,
     session: &str,
     plan: SessionPlan,
-    bars: &BTreeMap<Pair, BarColumns>,
+    mut bars: BTreeMap<Pair, BarColumns>,
+    mut watcher: Option<Watcher>,
     req: &OnlineRequest,
     progress: &dyn Progress,
     signal_every: u64,
@@ -702,6 +821,7 @@ fn run_session(
                 .collect();
             store.online_truncate(session, &last)?;
             let kernels = bars.iter().map(|(p, b)| (*p, kernel_for(b))).collect();
+            let bars = &bars;
             let lp = OnlineLoop::restore(saved.state, kernels, |p| {
                 let b = bars.get(&p).ok_or("no bars")?;
                 Ok((0..b.len()).map(|i| bar_at(b, i)).collect())
@@ -713,7 +833,7 @@ fn run_session(
             task_started(progress, "online: fit", bars.len() as u64, "pairs");
             let mut models = Vec::new();
             let mut train_rows = BTreeMap::new();
-            for (&pair, b) in bars {
+            for (&pair, b) in &bars {
                 let from = plan.live_from[&pair];
                 let n_train = b.ts.partition_point(|&t| t < from);
                 let train = b.slice(0..n_train);
@@ -725,7 +845,7 @@ fn run_session(
             }
             task_finished(progress, "online: fit");
             let mut lp = OnlineLoop::new(req.config.clone(), models).map_err(internal)?;
-            for (&pair, b) in bars {
+            for (&pair, b) in &bars {
                 let from = plan.live_from[&pair];
                 for i in 0..b.ts.partition_point(|&t| t < from) {
                     lp.warm(pair, &bar_at(b, i)).map_err(internal)?;
@@ -734,30 +854,20 @@ fn run_session(
             (plan, lp, 0, train_rows)
         }
     };
-    // Live bars in time order across pairs (pair order within a time).
-    let mut queue: Vec<(i64, Pair, usize)> = Vec::new();
-    let mut live_total = 0u64;
-    for (&pair, b) in bars {
-        let from = plan.live_from[&pair];
-        let start = b.ts.partition_point(|&t| t < from);
-        live_total += (b.len() - start) as u64;
-        let done = lp.state().pairs[&pair].last_ts;
-        for i in start..b.len() {
-            if done.is_none_or(|d| b.ts[i] > d) {
-                queue.push((b.ts[i], pair, i));
-            }
-        }
-    }
-    queue.sort_unstable();
+    let live_total = |bars: &BTreeMap<Pair, BarColumns>| -> u64 {
+        bars.iter()
+            .map(|(p, b)| (b.len() - b.ts.partition_point(|&t| t < plan.live_from[p])) as u64)
+            .sum()
+    };
     on_event(OnlineEvent::Started {
         session: session.into(),
         pairs: bars.keys().copied().collect(),
-        live_bars: live_total,
+        live_bars: live_total(&bars),
         resumed_at,
     });
     let t_replay = Instant::now();
     let budget = req.max_bars.unwrap_or(u64::MAX);
-    let todo = (queue.len() as u64).min(budget);
+    let todo = live_total(&bars).saturating_sub(resumed_at).min(budget);
     task_started(progress, "online: replay", todo, "bars");
     let mut pending = Pending::default();
     let mut stats = OnlineStats::default();
@@ -786,84 +896,103 @@ fn run_session(
         *pending = Pending::default();
         Ok::<(), AppError>(())
     };
-    for (n, &(ts, pair, i)) in queue.iter().take(todo as usize).enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        if let (Some(speed), Some(p)) = (req.speed, prev_ts)
-            && ts > p
-        {
-            // Gaps (nights, weekends) are capped at one second of wall time.
-            let secs = ((ts - p) as f64 / 1e6 / speed).min(1.0);
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-        }
-        prev_ts = Some(ts);
-        let bar = bar_at(&bars[&pair], i);
-        let t_step = Instant::now();
-        let out = lp.step(pair, &bar).map_err(internal)?;
-        stats.step_seconds.push(t_step.elapsed().as_secs_f32());
-        stats.bars += 1;
-        live += 1;
-        let ps = by_pair.entry(pair).or_insert_with(|| PairStats {
-            pair,
-            matured: 0,
-            signed: 0,
-            abs_error: vec![0.0; MEMBERS.len() + 1],
-            hits: vec![0; MEMBERS.len() + 1],
-            weights: Vec::new(),
-        });
-        if let Some(s) = &out.signal {
-            pending.signals.push(OnlineSignalRow {
-                pair,
-                ts,
-                frozen: s.members[0],
-                rls: s.members[1],
-                tree: s.members[2],
-                ensemble: s.ensemble,
-                w_frozen: s.weights[0],
-                w_rls: s.weights[1],
-                w_tree: s.weights[2],
-            });
-            latest.insert(pair, s.clone());
-            ps.weights.clone_from(&s.weights);
-        }
-        if let Some(m) = &out.matured {
-            ps.matured += 1;
-            for (k, e) in m.errors.iter().chain([&m.ensemble_error]).enumerate() {
-                ps.abs_error[k] += e.abs();
+    let mut n: u64 = 0;
+    'feed: loop {
+        let queue = live_queue(&bars, &plan.live_from, &lp);
+        for &(ts, pair, i) in &queue {
+            if stop.load(Ordering::Relaxed) || n >= budget {
+                break 'feed;
             }
-            for (k, p) in m.predictions.iter().chain([&m.ensemble]).enumerate() {
-                if m.label != 0.0 && p.signum() == m.label.signum() {
-                    ps.hits[k] += 1;
+            if let (Some(speed), Some(p)) = (req.speed, prev_ts)
+                && ts > p
+            {
+                // Gaps (nights, weekends) are capped at one second of wall time.
+                let secs = ((ts - p) as f64 / 1e6 / speed).min(1.0);
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            }
+            prev_ts = Some(ts);
+            let bar = bar_at(&bars[&pair], i);
+            let t_step = Instant::now();
+            let out = lp.step(pair, &bar).map_err(internal)?;
+            stats.step_seconds.push(t_step.elapsed().as_secs_f32());
+            stats.bars += 1;
+            live += 1;
+            let ps = by_pair.entry(pair).or_insert_with(|| PairStats {
+                pair,
+                matured: 0,
+                signed: 0,
+                abs_error: vec![0.0; MEMBERS.len() + 1],
+                hits: vec![0; MEMBERS.len() + 1],
+                weights: Vec::new(),
+            });
+            if let Some(s) = &out.signal {
+                pending.signals.push(OnlineSignalRow {
+                    pair,
+                    ts,
+                    frozen: s.members[0],
+                    rls: s.members[1],
+                    tree: s.members[2],
+                    ensemble: s.ensemble,
+                    w_frozen: s.weights[0],
+                    w_rls: s.weights[1],
+                    w_tree: s.weights[2],
+                });
+                latest.insert(pair, s.clone());
+                ps.weights.clone_from(&s.weights);
+            }
+            if let Some(m) = &out.matured {
+                ps.matured += 1;
+                for (k, e) in m.errors.iter().chain([&m.ensemble_error]).enumerate() {
+                    ps.abs_error[k] += e.abs();
                 }
+                for (k, p) in m.predictions.iter().chain([&m.ensemble]).enumerate() {
+                    if m.label != 0.0 && p.signum() == m.label.signum() {
+                        ps.hits[k] += 1;
+                    }
+                }
+                if m.label != 0.0 {
+                    ps.signed += 1;
+                }
+                pending.matured.push(OnlineMaturedRow {
+                    pair,
+                    made_ts: m.made_ts,
+                    ts: m.ts,
+                    label: m.label,
+                    e_frozen: m.errors[0],
+                    e_rls: m.errors[1],
+                    e_tree: m.errors[2],
+                    e_ensemble: m.ensemble_error,
+                });
             }
-            if m.label != 0.0 {
-                ps.signed += 1;
+            for a in out.alerts {
+                *alerts_by.entry(a.severity.as_str().into()).or_default() += 1;
+                pending.alerts.push(alert_row(&a, session, run_id));
+                on_event(OnlineEvent::Alert(a));
             }
-            pending.matured.push(OnlineMaturedRow {
-                pair,
-                made_ts: m.made_ts,
-                ts: m.ts,
-                label: m.label,
-                e_frozen: m.errors[0],
-                e_rls: m.errors[1],
-                e_tree: m.errors[2],
-                e_ensemble: m.ensemble_error,
-            });
+            n += 1;
+            if signal_every > 0 && n.is_multiple_of(signal_every) {
+                on_event(OnlineEvent::Signals {
+                    ts,
+                    signals: latest.values().cloned().collect(),
+                });
+            }
+            if n.is_multiple_of(req.checkpoint_every) {
+                checkpoint(store, &lp, &mut pending, live)?;
+                stats.pairs = std::mem::take(&mut by_pair).into_values().collect();
+                on_event(OnlineEvent::Checkpoint {
+                    live_bars: live,
+                    stats: std::mem::take(&mut stats),
+                });
+            }
+            if n.is_multiple_of(1000) {
+                task_advanced(progress, "online: replay", 1000);
+            }
         }
-        for a in out.alerts {
-            *alerts_by.entry(a.severity.as_str().into()).or_default() += 1;
-            pending.alerts.push(alert_row(&a, session, run_id));
-            on_event(OnlineEvent::Alert(a));
-        }
-        let n = n as u64 + 1;
-        if signal_every > 0 && n.is_multiple_of(signal_every) {
-            on_event(OnlineEvent::Signals {
-                ts,
-                signals: latest.values().cloned().collect(),
-            });
-        }
-        if n.is_multiple_of(req.checkpoint_every) {
+        // The stored bars are done; a watched folder keeps the loop going.
+        let Some(w) = watcher.as_mut() else {
+            break 'feed;
+        };
+        if !pending.signals.is_empty() || !pending.alerts.is_empty() {
             checkpoint(store, &lp, &mut pending, live)?;
             stats.pairs = std::mem::take(&mut by_pair).into_values().collect();
             on_event(OnlineEvent::Checkpoint {
@@ -871,8 +1000,17 @@ fn run_session(
                 stats: std::mem::take(&mut stats),
             });
         }
-        if n.is_multiple_of(1000) {
-            task_advanced(progress, "online: replay", 1000);
+        loop {
+            if stop.load(Ordering::Relaxed) || n >= budget {
+                break 'feed;
+            }
+            if w.ingest_changed(store, on_event) {
+                for s in &plan.series {
+                    bars.insert(s.pair, store.load_series(*s)?);
+                }
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_secs_f64(req.poll_seconds));
         }
     }
     checkpoint(store, &lp, &mut pending, live)?;
@@ -883,6 +1021,7 @@ fn run_session(
     });
     task_finished(progress, "online: replay");
     let consumed = live - resumed_at;
+    let live_total = live_total(&bars);
     let pairs: Vec<OnlinePair> = lp
         .state()
         .pairs

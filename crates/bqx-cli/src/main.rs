@@ -109,6 +109,14 @@ enum Command {
         /// are the live part.
         #[arg(long)]
         from_store: bool,
+        /// Then keep watching this folder: files created or changed in it (any ingest format,
+        /// e.g. a trading terminal's export) are ingested and their new bars go through the
+        /// loop, until --max-bars or Ctrl-C (the state is checkpointed after every batch).
+        #[arg(long, value_name = "DIR", conflicts_with = "replay")]
+        watch: Option<PathBuf>,
+        /// Seconds between two looks at the watched folder.
+        #[arg(long, default_value_t = 1.0)]
+        poll_seconds: f64,
         /// Pairs (comma-separated; default: every stored pair of the timeframe).
         #[arg(long, value_delimiter = ',')]
         pairs: Vec<Pair>,
@@ -494,6 +502,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Online {
             replay,
             from_store,
+            watch,
+            poll_seconds,
             pairs,
             timeframe,
             train_fraction,
@@ -505,10 +515,10 @@ fn run(cli: Cli) -> Result<(), AppError> {
             signals_every,
             config,
         } => {
-            if replay.is_none() && !from_store {
+            if replay.is_none() && !from_store && watch.is_none() {
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
-                    "say where the bars come from: --replay FILE or --from-store",
+                    "say where the bars come from: --replay FILE, --from-store or --watch DIR",
                 ));
             }
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
@@ -531,6 +541,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
             };
             let req = bqx_app::OnlineRequest {
                 config,
+                watch,
+                poll_seconds,
                 replay,
                 pairs,
                 timeframe,

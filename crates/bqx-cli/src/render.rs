@@ -923,6 +923,22 @@ pub fn online_event(e: &bqx_app::OnlineEvent) {
             }
         }
         bqx_app::OnlineEvent::Checkpoint { .. } => {}
+        bqx_app::OnlineEvent::Watched {
+            file,
+            bars_written,
+            rejected,
+        } => println!(
+            "watched {}: {bars_written} new bars{}",
+            file.display(),
+            if *rejected > 0 {
+                format!(", {rejected} rows quarantined (`bqx status`)")
+            } else {
+                String::new()
+            }
+        ),
+        bqx_app::OnlineEvent::WatchError { file, message } => {
+            println!("watched {}: not ingested: {message}", file.display())
+        }
     }
 }
 

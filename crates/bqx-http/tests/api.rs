@@ -553,11 +553,11 @@ async fn every_route_answers_with_the_runs_real_figures() {
     assert!(text.contains(&format!("bqx_online_step_duration_seconds_count {live}")));
     assert!(text.contains(r#"bqx_online_weight{pair="EURUSD",member="frozen"}"#));
     // Every series the Grafana dashboard in bundle/ queries is exported.
-    let dashboard = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../bundle/grafana/bqx-online.json"
-    ))
-    .unwrap();
+    // The manifest directory at run time (a compile-time path can be another checkout's when
+    // the build cache shares objects).
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let dashboard =
+        std::fs::read_to_string(format!("{dir}/../../bundle/grafana/bqx-online.json")).unwrap();
     let dash: Value = serde_json::from_str(&dashboard).unwrap();
     let mut queried = BTreeSet::new();
     for p in dash["panels"].as_array().unwrap() {

@@ -507,8 +507,10 @@ fn autoencoder_learns_to_reconstruct_and_its_embedding_separates_a_planted_regim
 
 #[test]
 fn cards_name_the_candle_release_in_cargo_lock() {
-    let lock =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock")).unwrap();
+    // The manifest directory at run time: a compile-time `env!` can be a cached build's path
+    // (sccache shares objects between checkouts).
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let lock = std::fs::read_to_string(format!("{dir}/../../Cargo.lock")).unwrap();
     let at = lock.find("name = \"candle-core\"\nversion = \"").unwrap();
     let rest = &lock[at + "name = \"candle-core\"\nversion = \"".len()..];
     let version = &rest[..rest.find('"').unwrap()];
