@@ -179,7 +179,8 @@ impl TreeConfig {
         if self.grace_period == 0 || self.bins < 2 || self.max_leaves < 1 {
             return Err("tree: grace_period ≥ 1, bins ≥ 2 and max_leaves ≥ 1".into());
         }
-        if !(self.delta > 0.0 && self.delta < 1.0) || !(0.0..0.5).contains(&self.min_branch_share) {
+        let delta_ok = self.delta > 0.0 && self.delta < 1.0;
+        if !delta_ok || !(0.0..0.5).contains(&self.min_branch_share) {
             return Err("tree: delta in (0, 1) and min_branch_share in [0, 0.5)".into());
         }
         Ok(())
