@@ -80,6 +80,7 @@ async fn pick_and_ingest(
             pair: None,
             tz: None,
             side: None,
+            timeframe: None,
         })
         .map(Some)
         .map_err(|e| serde_json::json!({ "error": e }))

@@ -47,6 +47,7 @@ pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, App
             pair: None,
             tz: None,
             side: None,
+            timeframe: None,
         },
         progress,
     )?;

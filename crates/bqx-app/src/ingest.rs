@@ -23,6 +23,9 @@ pub struct IngestRequest {
     #[serde(serialize_with = "display_opt")]
     pub tz: Option<SourceTz>,
     pub side: Option<PriceSide>,
+    /// The bar period of a file whose series have fewer than two bars (nothing to read it
+    /// from); ignored where the file tells.
+    pub timeframe: Option<bqx_domain::Timeframe>,
 }
 
 fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -164,6 +167,7 @@ fn ingest_in(
         pair: req.pair,
         tz: req.tz,
         side: req.side,
+        timeframe: req.timeframe,
     };
     let sizes: Vec<u64> = req
         .files

@@ -36,9 +36,10 @@ pub use ingest::{
 };
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use online::{
-    AlertView, MIN_TRAIN_ROWS, OnlineBlock, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest,
-    OnlineScore, OnlineSessionSummary, OnlineSessionView, OnlineStats, PairStats, alerts, online,
-    online_session, online_sessions,
+    AlertView, BarsAccepted, BarsRequest, INBOX, MAX_POSTED_BARS, MIN_TRAIN_ROWS, OnlineBlock,
+    OnlineEvent, OnlinePair, OnlineReport, OnlineRequest, OnlineScore, OnlineSessionSummary,
+    OnlineSessionView, OnlineStats, PairStats, PostedBar, alerts, online, online_session,
+    online_sessions, post_bars,
 };
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};

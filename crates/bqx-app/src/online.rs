@@ -56,6 +56,9 @@ pub struct OnlineRequest {
     /// After the stored bars, keep watching this folder: a file created or changed in it (any
     /// ingest format) is ingested, and its new bars go through the loop.
     pub watch: Option<PathBuf>,
+    /// Watch the store's own inbox (`<store>/inbox`, where `POST /api/v1/bars` puts bars)
+    /// instead of a folder of one's own.
+    pub watch_inbox: bool,
     /// Seconds between two looks at the watched folder.
     pub poll_seconds: f64,
     /// Pairs (empty: every stored pair of the timeframe).
@@ -82,6 +85,7 @@ impl Default for OnlineRequest {
         OnlineRequest {
             replay: None,
             watch: None,
+            watch_inbox: false,
             poll_seconds: 1.0,
             pairs: Vec::new(),
             timeframe: None,
@@ -531,13 +535,19 @@ fn live_queue(
 pub(crate) struct Watcher {
     dir: PathBuf,
     seen: BTreeMap<PathBuf, (u64, std::time::SystemTime)>,
+    /// The session's timeframe, for files of one bar.
+    timeframe: Option<bqx_domain::Timeframe>,
+    /// The session's price side: the folder carries the session's bars.
+    side: Option<bqx_domain::PriceSide>,
 }
 
 impl Watcher {
-    fn new(dir: &Path) -> Watcher {
+    fn new(dir: &Path, timeframe: Option<bqx_domain::Timeframe>) -> Watcher {
         Watcher {
             dir: dir.to_path_buf(),
             seen: BTreeMap::new(),
+            timeframe,
+            side: None,
         }
     }
 
@@ -570,7 +580,9 @@ impl Watcher {
                 format: Default::default(),
                 pair: None,
                 tz: None,
-                side: None,
+                side: self.side,
+                // A file of a single bar cannot tell its period: it is the session's.
+                timeframe: self.timeframe,
             };
             match ingest_with_store(store, &req, &crate::NoProgress) {
                 Ok(r) => {
@@ -664,6 +676,15 @@ pub fn online(
 ) -> Result<OnlineReport, AppError> {
     let started = Instant::now();
     let mut req = req.clone();
+    if req.watch_inbox {
+        if req.watch.is_some() {
+            return Err(bad("watch_inbox and watch exclude each other"));
+        }
+        let inbox = store_dir.join(INBOX);
+        std::fs::create_dir_all(&inbox)
+            .map_err(|e| internal(format!("{}: {e}", inbox.display())))?;
+        req.watch = Some(inbox);
+    }
     let auto_psi = req.config.psi_window == 0;
     if auto_psi {
         // Resolved below from the timeframe; validated with a placeholder here.
@@ -716,6 +737,7 @@ pub fn online(
                     pair: None,
                     tz: None,
                     side: None,
+                    timeframe: None,
                 },
                 progress,
             )?;
@@ -723,13 +745,24 @@ pub fn online(
         }
     };
     let mut store = open_store(store_dir, "bqx online")?;
-    let mut watcher = req.watch.as_deref().map(Watcher::new);
-    if let Some(w) = watcher.as_mut() {
-        // What the folder already holds is stored before the session is planned.
+    let asked_tf: Option<bqx_domain::Timeframe> =
+        req.timeframe.as_deref().and_then(|t| t.parse().ok());
+    let mut watcher = req.watch.as_deref().map(|d| Watcher::new(d, asked_tf));
+    if let Some(w) = watcher.as_mut()
+        && store.series_summaries()?.is_empty()
+    {
+        // An empty store: what the folder holds is all there is to plan a session on.
         w.ingest_changed(&mut store, on_event);
     }
     let summaries = store.series_summaries()?;
     let series = choose_series(&summaries, &req)?;
+    if let Some(w) = watcher.as_mut() {
+        // The folder carries the session's bars: its side, and its timeframe where a file
+        // cannot tell. What it already holds is stored before the bars are read.
+        w.timeframe = Some(series[0].key.timeframe);
+        w.side = Some(series[0].key.side);
+        w.ingest_changed(&mut store, on_event);
+    }
     if auto_psi {
         req.config.psi_window = auto_psi_window(series[0].key.timeframe.secs());
     }
@@ -1184,5 +1217,99 @@ pub fn online_session(store_dir: &Path, session: &str) -> Result<OnlineSessionVi
             .iter()
             .map(|(&p, s)| pair_view(p, s, &saved.train_rows))
             .collect(),
+    })
+}
+
+/// The folder under the store where `POST /api/v1/bars` puts bars for the online loop.
+pub const INBOX: &str = "inbox";
+/// Bars one `POST /api/v1/bars` may carry.
+pub const MAX_POSTED_BARS: usize = 5_000;
+
+/// Bars sent over HTTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarsRequest {
+    pub pair: String,
+    pub bars: Vec<PostedBar>,
+}
+
+/// One bar: its open time (RFC 3339) and prices; volume optional (all bars or none).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostedBar {
+    pub time: String,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    #[serde(default)]
+    pub volume: Option<f64>,
+}
+
+/// Where the bars went.
+#[derive(Debug, Clone, Serialize)]
+pub struct BarsAccepted {
+    /// The file written into the inbox (relative to the store).
+    pub file: String,
+    pub bars: usize,
+}
+
+/// Writes posted bars into `<store>/inbox` as a generic CSV (under a temporary name, then
+/// renamed, so a watcher never reads half a file). Only the shape is checked here; an online
+/// loop watching the inbox ingests the file with ingest's validation and quarantine, the
+/// session's side, and the session's timeframe when the file cannot tell it.
+pub fn post_bars(store_dir: &Path, req: &BarsRequest) -> Result<BarsAccepted, AppError> {
+    let pair = Pair::parse(&req.pair).map_err(|e| bad(format!("`pair` {:?}: {e}", req.pair)))?;
+    if req.bars.is_empty() || req.bars.len() > MAX_POSTED_BARS {
+        return Err(bad(format!(
+            "`bars`: 1 to {MAX_POSTED_BARS} bars per request, got {}",
+            req.bars.len()
+        )));
+    }
+    let with_volume = req.bars[0].volume.is_some();
+    let mut text = String::from(if with_volume {
+        "timestamp,pair,open,high,low,close,volume\n"
+    } else {
+        "timestamp,pair,open,high,low,close\n"
+    });
+    for (i, b) in req.bars.iter().enumerate() {
+        let t = chrono::DateTime::parse_from_rfc3339(&b.time).map_err(|e| {
+            bad(format!(
+                "`bars[{i}].time` {:?}: not an RFC 3339 time ({e})",
+                b.time
+            ))
+        })?;
+        if b.volume.is_some() != with_volume {
+            return Err(bad(format!(
+                "`bars[{i}].volume`: give a volume on every bar or on none"
+            )));
+        }
+        let t = t.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%SZ");
+        text.push_str(&format!(
+            "{t},{pair},{},{},{},{}",
+            b.open, b.high, b.low, b.close
+        ));
+        if let Some(v) = b.volume {
+            text.push_str(&format!(",{v}"));
+        }
+        text.push('\n');
+    }
+    let inbox = store_dir.join(INBOX);
+    std::fs::create_dir_all(&inbox).map_err(|e| internal(format!("{}: {e}", inbox.display())))?;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let name = format!(
+        "bars-{stamp}-{}-{pair}.csv",
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp = inbox.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, text).map_err(|e| internal(format!("{}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, inbox.join(&name))
+        .map_err(|e| internal(format!("{}: {e}", inbox.display())))?;
+    Ok(BarsAccepted {
+        file: format!("{INBOX}/{name}"),
+        bars: req.bars.len(),
     })
 }

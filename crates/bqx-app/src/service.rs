@@ -337,6 +337,11 @@ impl Service {
         running
     }
 
+    /// Puts posted bars into the store's inbox for the online loop (no store lock needed).
+    pub fn post_bars(&self, req: &crate::BarsRequest) -> Result<crate::BarsAccepted, AppError> {
+        crate::post_bars(&self.store_dir, req)
+    }
+
     /// Alerts, newest first.
     pub fn alerts(
         &self,

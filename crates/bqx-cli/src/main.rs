@@ -51,6 +51,10 @@ enum Command {
         /// Price side of the file: bid|ask|mid.
         #[arg(long)]
         side: Option<PriceSide>,
+        /// Bar period (m1, h1, d1, …) of a file with a single bar per series, which cannot
+        /// tell it; a file with a readable spacing keeps its own.
+        #[arg(long)]
+        timeframe: Option<Timeframe>,
     },
     /// Generate a seeded synthetic 28-pair market (for tests and benchmarks).
     Synth {
@@ -114,6 +118,9 @@ enum Command {
         /// loop, until --max-bars or Ctrl-C (the state is checkpointed after every batch).
         #[arg(long, value_name = "DIR", conflicts_with = "replay")]
         watch: Option<PathBuf>,
+        /// Watch the store's inbox (`<store>/inbox`, where `POST /api/v1/bars` puts bars).
+        #[arg(long, conflicts_with_all = ["replay", "watch"])]
+        watch_inbox: bool,
         /// Seconds between two looks at the watched folder.
         #[arg(long, default_value_t = 1.0)]
         poll_seconds: f64,
@@ -397,6 +404,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             pair,
             tz,
             side,
+            timeframe,
         } => {
             let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
             let req = bqx_app::IngestRequest {
@@ -405,6 +413,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 pair,
                 tz,
                 side,
+                timeframe,
             };
             let resp = bqx_app::ingest(&dir, &req, &progress)?;
             progress.clear();
@@ -503,6 +512,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             replay,
             from_store,
             watch,
+            watch_inbox,
             poll_seconds,
             pairs,
             timeframe,
@@ -515,7 +525,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             signals_every,
             config,
         } => {
-            if replay.is_none() && !from_store && watch.is_none() {
+            if replay.is_none() && !from_store && watch.is_none() && !watch_inbox {
                 return Err(AppError::new(
                     ErrorCode::InvalidArgument,
                     "say where the bars come from: --replay FILE, --from-store or --watch DIR",
@@ -542,6 +552,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let req = bqx_app::OnlineRequest {
                 config,
                 watch,
+                watch_inbox,
                 poll_seconds,
                 replay,
                 pairs,

@@ -240,6 +240,16 @@ pub const ROUTES: &[RouteDoc] = &[
     },
     RouteDoc {
         method: "post",
+        path: "/api/v1/bars",
+        summary: "Put bars into the store's inbox for an online loop watching it",
+        query: &[],
+        body: Some(
+            "BarsRequest: {pair: str, bars: [{time: RFC 3339, open: f, high: f, low: f, close: f, volume?: f}]}",
+        ),
+        response: "BarsAccepted",
+    },
+    RouteDoc {
+        method: "post",
         path: "/api/v1/online/stop",
         summary: "Ask the running online job to checkpoint and end",
         query: &[],
@@ -310,7 +320,11 @@ pub fn openapi_document() -> serde_json::Value {
                                "description": description, "schema": {"type": "string"}})
         }));
         // A started job is 202 Accepted; everything else answers at once.
-        let ok = if r.response == "Job" { "202" } else { "200" };
+        let ok = if matches!(r.response, "Job" | "BarsAccepted") {
+            "202"
+        } else {
+            "200"
+        };
         let mut op = serde_json::json!({
             "summary": r.summary,
             "operationId": format!("{}_{}", r.method, r.path.trim_start_matches('/').replace(['/', '{', '}', '.'], "_")),

@@ -153,6 +153,7 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/alerts", get(alerts))
         .route("/online", get(online_sessions).post(start_online))
         .route("/online/stop", axum::routing::post(stop_online))
+        .route("/bars", axum::routing::post(post_bars))
         .route("/online/{session}", get(online_session))
         .route("/features/catalog", get(catalog))
         .route("/events", get(events_stream))
@@ -419,11 +420,12 @@ async fn start_run(
 #[serde(deny_unknown_fields)]
 struct StartIngest {
     paths: Vec<PathBuf>,
-    /// As `bqx ingest --format` (default `auto`), `--pair`, `--tz`, `--side`.
+    /// As `bqx ingest --format` (default `auto`), `--pair`, `--tz`, `--side`, `--timeframe`.
     format: Option<String>,
     pair: Option<String>,
     tz: Option<String>,
     side: Option<String>,
+    timeframe: Option<String>,
 }
 
 /// Parses an optional body field with the CLI's parser; a bad value is a 400 naming the field.
@@ -449,6 +451,7 @@ async fn start_ingest(
         pair: field("pair", body.pair.as_deref())?,
         tz: field("tz", body.tz.as_deref())?,
         side: field("side", body.side.as_deref())?,
+        timeframe: field("timeframe", body.timeframe.as_deref())?,
         files: body.paths,
     })?;
     Ok((StatusCode::ACCEPTED, Json(job)))
@@ -702,6 +705,15 @@ async fn start_online(
     let s = st.service.clone();
     let job = blocking(move || s.start_online(body, SIGNAL_EVERY)).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn post_bars(
+    State(st): State<AppState>,
+    J(body): J<bqx_app::BarsRequest>,
+) -> ApiResult<(StatusCode, Json<bqx_app::BarsAccepted>)> {
+    let s = st.service.clone();
+    let done = blocking(move || s.post_bars(&body)).await?;
+    Ok((StatusCode::ACCEPTED, Json(done)))
 }
 
 async fn stop_online(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {

@@ -580,6 +580,83 @@ async fn every_route_answers_with_the_runs_real_figures() {
         );
     }
 
+    // Bars over HTTP: into the store's inbox, ingested by a loop that watches it. The loop
+    // resumes the finished session (same request), has no stored bar left, and ends after the
+    // two posted EURUSD fixes.
+    hit.insert(route_of("post", "/api/v1/bars"));
+    let (s, v) = call(
+        &app,
+        post("/api/v1/bars", r#"{"pair": "EURXYZ", "bars": []}"#),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    let (s, v) = call(
+        &app,
+        post(
+            "/api/v1/bars",
+            r#"{"pair": "EURUSD", "bars": [{"time": "yesterday", "open": 1, "high": 1, "low": 1, "close": 1}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bars[0].time")
+    );
+    let (s, job) = call(
+        &app,
+        post(
+            "/api/v1/online",
+            r#"{"pairs": ["EURUSD", "USDJPY"], "train_fraction": 0.6, "checkpoint_every": 500,
+                "watch_inbox": true, "max_bars": 2, "poll_seconds": 0.05}"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    let (s, v) = call(
+        &app,
+        post(
+            "/api/v1/bars",
+            r#"{"pair": "EURUSD", "bars": [
+                {"time": "2026-11-02T13:15:00Z", "open": 1.16, "high": 1.16, "low": 1.16, "close": 1.16},
+                {"time": "2026-11-03T14:15:00+01:00", "open": 1.161, "high": 1.161, "low": 1.161, "close": 1.161}]}"#,
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["bars"], 2);
+    assert!(v["file"].as_str().unwrap().starts_with("inbox/bars-"));
+    let waiting = tokio::task::spawn_blocking({
+        let s = Arc::clone(&service);
+        move || s.wait_idle()
+    });
+    let done = match tokio::time::timeout(std::time::Duration::from_secs(120), waiting).await {
+        Ok(done) => done.unwrap().unwrap(),
+        Err(_) => {
+            service.stop_online();
+            panic!("the watching loop did not consume the posted bars within 120 s");
+        }
+    };
+    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    let after = get_ok(&app, &mut hit, &format!("/api/v1/online/{session}")).await;
+    assert_eq!(after["summary"]["live_bars"].as_u64(), Some(live + 2));
+    let eur = after["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pair"] == "EURUSD")
+        .unwrap();
+    // The newest prediction is the posted 3 November fix (13:15 UTC).
+    assert_eq!(eur["latest"]["ts"].as_i64(), Some(1_793_711_700_000_000));
+
     let documented: BTreeSet<String> = ROUTES
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))

@@ -164,6 +164,7 @@ pub fn from_columns(
         read: n as u64,
         notes,
         timeframe: None,
+        timeframe_hint: opts.timeframe,
         drop_flats: false,
         zero_volume_unknown: false,
     };

@@ -324,6 +324,8 @@ pub(crate) struct Collected {
     pub read: u64,
     pub notes: Vec<String>,
     pub timeframe: Option<Timeframe>,
+    /// The user's period for a series whose spacing cannot be read (`IngestOptions::timeframe`).
+    pub timeframe_hint: Option<Timeframe>,
     pub drop_flats: bool,
     /// Drop a volume column that is all zeros (yfinance FX).
     pub zero_volume_unknown: bool,
@@ -403,6 +405,7 @@ pub(crate) fn finish(
                 let timeframe = c
                     .timeframe
                     .or_else(|| infer_timeframe(&r.ts))
+                    .or(c.timeframe_hint)
                     .unwrap_or_else(|| {
                         guessed = true;
                         Timeframe::M1

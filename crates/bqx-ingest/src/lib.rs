@@ -214,6 +214,9 @@ pub struct IngestOptions {
     pub pair: Option<Pair>,
     pub tz: Option<SourceTz>,
     pub side: Option<PriceSide>,
+    /// The bar period when the file cannot tell it (a series of fewer than two bars, so no
+    /// spacing to read); a format that fixes the period, or a spacing in the file, wins.
+    pub timeframe: Option<Timeframe>,
 }
 
 /// One input file (or zip member) read into series, with the account of every record.
@@ -806,6 +809,7 @@ fn collect<'a>(
         read: 0,
         notes: Vec::new(),
         timeframe: None,
+        timeframe_hint: opts.timeframe,
         drop_flats: false,
         zero_volume_unknown: false,
     };

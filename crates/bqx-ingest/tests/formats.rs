@@ -734,3 +734,28 @@ fn parquet_columns() {
     );
     assert_eq!(f.rejected[1].raw, "2024-03-05T22:02:00Z,EURXXX,1,1,1,1,1");
 }
+
+#[test]
+fn a_timeframe_option_names_the_period_only_where_the_file_cannot() {
+    let one = "timestamp,pair,open,high,low,close\n2024-03-05T13:00:00Z,EURUSD,1.1,1.2,1.0,1.1\n";
+    let hint = IngestOptions {
+        timeframe: Some(Timeframe::H1),
+        ..opts()
+    };
+    // One bar: no spacing to read, so the option decides (without it M1 is guessed).
+    assert_eq!(
+        parse("one.csv", one, &hint).series[0].timeframe,
+        Timeframe::H1
+    );
+    assert_eq!(
+        parse("one.csv", one, &opts()).series[0].timeframe,
+        Timeframe::M1
+    );
+    // Two bars a day apart: the file's spacing wins over the option.
+    let two = "timestamp,pair,open,high,low,close\n2024-03-05T13:00:00Z,EURUSD,1.1,1.2,1.0,1.1\n\
+               2024-03-06T13:00:00Z,EURUSD,1.1,1.2,1.0,1.1\n";
+    assert_eq!(
+        parse("two.csv", two, &hint).series[0].timeframe,
+        Timeframe::D1
+    );
+}
