@@ -50,6 +50,22 @@ fn error_code(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("not an error shape: {v}"))
 }
 
+/// Waits until the service's job has ended (at most 10 minutes; a running online loop is then
+/// stopped) and asserts that it succeeded.
+async fn job_succeeds(service: &Arc<Service>) -> bqx_app::JobSnapshot {
+    let s = Arc::clone(service);
+    let waiting = tokio::task::spawn_blocking(move || s.wait_idle());
+    let done = match tokio::time::timeout(std::time::Duration::from_secs(600), waiting).await {
+        Ok(done) => done.unwrap().expect("a job ran"),
+        Err(_) => {
+            service.stop_online();
+            panic!("the job did not end within 10 minutes");
+        }
+    };
+    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    done
+}
+
 /// Which documented route a request path exercises.
 fn route_of(method: &str, uri: &str) -> String {
     let path = uri.split('?').next().unwrap();
@@ -101,14 +117,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
     let (s, job) = call(&app, post("/api/v1/ingest", &body)).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["kind"], "ingest");
-    let done = tokio::task::spawn_blocking({
-        let s = Arc::clone(&service);
-        move || s.wait_idle()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    job_succeeds(&service).await;
 
     hit.insert(route_of("post", "/api/v1/runs"));
     let (s, job) = call(
@@ -151,14 +160,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
     let (s, while_running) = get(&app, &format!("/api/v1/runs/{running_id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(while_running["status"], "running");
-    let job = tokio::task::spawn_blocking({
-        let s = Arc::clone(&service);
-        move || s.wait_idle()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(job.state, "succeeded", "{:?}", job.error);
+    let job = job_succeeds(&service).await;
     assert!(
         job.stages.iter().all(|s| s.status == "succeeded"),
         "{job:?}"
@@ -480,14 +482,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
     .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{job}");
     assert_eq!(job["kind"], "online");
-    let done = tokio::task::spawn_blocking({
-        let s = Arc::clone(&service);
-        move || s.wait_idle()
-    })
-    .await
-    .unwrap()
-    .unwrap();
-    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    job_succeeds(&service).await;
     hit.insert(route_of("post", "/api/v1/online/stop"));
     let (s, v) = call(&app, post("/api/v1/online/stop", "{}")).await;
     assert_eq!((s, &v["stopping"]), (StatusCode::OK, &Value::Bool(false)));
@@ -634,18 +629,7 @@ async fn every_route_answers_with_the_runs_real_figures() {
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     assert_eq!(v["bars"], 2);
     assert!(v["file"].as_str().unwrap().starts_with("inbox/bars-"));
-    let waiting = tokio::task::spawn_blocking({
-        let s = Arc::clone(&service);
-        move || s.wait_idle()
-    });
-    let done = match tokio::time::timeout(std::time::Duration::from_secs(120), waiting).await {
-        Ok(done) => done.unwrap().unwrap(),
-        Err(_) => {
-            service.stop_online();
-            panic!("the watching loop did not consume the posted bars within 120 s");
-        }
-    };
-    assert_eq!(done.state, "succeeded", "{:?}", done.error);
+    job_succeeds(&service).await;
     let after = get_ok(&app, &mut hit, &format!("/api/v1/online/{session}")).await;
     assert_eq!(after["summary"]["live_bars"].as_u64(), Some(live + 2));
     let eur = after["pairs"]
