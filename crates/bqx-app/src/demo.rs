@@ -5,8 +5,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::{
-    AppError, FormatChoice, IngestRequest, IngestResponse, OnlineReport, OnlineRequest, Progress,
-    RunReport, RunRequest, StatusReport, ingest, online, run_pipeline, status,
+    AppError, IngestRequest, IngestResponse, OnlineReport, OnlineRequest, Progress, RunReport,
+    RunRequest, StatusReport, ingest, online, run_pipeline, status,
 };
 
 /// The ECB euro foreign-exchange reference rates, 1999-01-04 … 2026-10-30 (source: European
@@ -39,18 +39,7 @@ pub fn demo(store_dir: &Path, progress: &dyn Progress) -> Result<DemoReport, App
         std::fs::write(&zip, bytes)
             .map_err(|e| AppError::internal(format!("{}: {e}", zip.display())))?;
     }
-    let ingest = ingest(
-        store_dir,
-        &IngestRequest {
-            files: vec![zip],
-            format: FormatChoice::Auto,
-            pair: None,
-            tz: None,
-            side: None,
-            timeframe: None,
-        },
-        progress,
-    )?;
+    let ingest = ingest(store_dir, &IngestRequest::files(vec![zip]), progress)?;
     let status = status(store_dir)?;
     let run = run_pipeline(store_dir, &RunRequest::default(), "demo", progress)?;
     // A second demo resumes the finished session (nothing left to replay) instead of redoing it.

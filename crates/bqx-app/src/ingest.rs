@@ -28,6 +28,20 @@ pub struct IngestRequest {
     pub timeframe: Option<bqx_domain::Timeframe>,
 }
 
+impl IngestRequest {
+    /// `files`, everything else found from the files (as `bqx ingest FILE…` without options).
+    pub fn files(files: Vec<PathBuf>) -> IngestRequest {
+        IngestRequest {
+            files,
+            format: FormatChoice::Auto,
+            pair: None,
+            tz: None,
+            side: None,
+            timeframe: None,
+        }
+    }
+}
+
 fn display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }

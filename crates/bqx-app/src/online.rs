@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use bqx_domain::{BarColumns, Pair};
 use bqx_eval::targets::bqx_target;
-use bqx_features::{BarInput, FeatureSet, SourceCaps, compute_batch};
+use bqx_features::{BarInput, FeatureSet, SourceCaps, compute_batch, pearson_pairwise};
 use bqx_models::{Matrix, Regressor, Ridge, RidgeConfig};
 use bqx_online::{
     Alert, HoeffdingTree, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel,
@@ -347,30 +347,11 @@ fn choose_series(
     Ok(chosen.into_values().collect())
 }
 
-/// Pearson correlation over the rows where both are finite; `None` with fewer than 30 rows or
-/// a constant side.
+/// Pearson correlation over the rows where both are finite, with their count; `None` with fewer
+/// than 30 such rows or a constant side.
 fn corr(x: &[f64], y: &[f64]) -> Option<(f64, usize)> {
-    let (mut n, mut sx, mut sy) = (0usize, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        if a.is_finite() && b.is_finite() {
-            n += 1;
-            sx += a;
-            sy += b;
-        }
-    }
-    if n < 30 {
-        return None;
-    }
-    let (mx, my) = (sx / n as f64, sy / n as f64);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        if a.is_finite() && b.is_finite() {
-            sxy += (a - mx) * (b - my);
-            sxx += (a - mx) * (a - mx);
-            syy += (b - my) * (b - my);
-        }
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt(), n))
+    let (r, n) = pearson_pairwise(x, y);
+    (n >= 30 && r.is_finite()).then_some((r, n))
 }
 
 /// Whether a feature's distribution holds within the training part: the PSI of its second half
@@ -576,13 +557,10 @@ impl Watcher {
         for (file, sig) in files {
             self.seen.insert(file.clone(), sig);
             let req = IngestRequest {
-                files: vec![file.clone()],
-                format: Default::default(),
-                pair: None,
-                tz: None,
                 side: self.side,
                 // A file of a single bar cannot tell its period: it is the session's.
                 timeframe: self.timeframe,
+                ..IngestRequest::files(vec![file.clone()])
             };
             match ingest_with_store(store, &req, &crate::NoProgress) {
                 Ok(r) => {
@@ -731,14 +709,7 @@ pub fn online(
             };
             ingest(
                 store_dir,
-                &IngestRequest {
-                    files: vec![file.clone()],
-                    format: Default::default(),
-                    pair: None,
-                    tz: None,
-                    side: None,
-                    timeframe: None,
-                },
+                &IngestRequest::files(vec![file.clone()]),
                 progress,
             )?;
             (sha, Some(before))

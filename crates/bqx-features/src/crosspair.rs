@@ -269,6 +269,12 @@ fn some(v: f64) -> Option<f64> {
 
 /// Pearson correlation over the rows where both are finite (`NaN` below 3 rows or constant).
 fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    pearson_pairwise(x, y).0
+}
+
+/// Pearson correlation over the rows where both values are finite, with the number of those
+/// rows; the correlation is `NaN` below 3 rows or when either side is constant on them.
+pub fn pearson_pairwise(x: &[f64], y: &[f64]) -> (f64, usize) {
     let (mut n, mut sx, mut sy) = (0usize, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
         if a.is_finite() && b.is_finite() {
@@ -278,7 +284,7 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
         }
     }
     if n < 3 {
-        return f64::NAN;
+        return (f64::NAN, n);
     }
     let (mx, my) = (sx / n as f64, sy / n as f64);
     let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
@@ -290,9 +296,9 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
         }
     }
     if sxx <= 0.0 || syy <= 0.0 {
-        return f64::NAN;
+        return (f64::NAN, n);
     }
-    sxy / (sxx * syy).sqrt()
+    (sxy / (sxx * syy).sqrt(), n)
 }
 
 /// Average ranks (ties share their mean rank), 1-based.

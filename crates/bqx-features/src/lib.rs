@@ -119,6 +119,7 @@ pub use crosspair::{
     CROSS_KIND, CROSS_LEADLAG_SLOTS, CROSS_MOMENTUM_SLOTS, CROSS_SISTER_SLOTS, CROSS_VERSION,
     CrossFitConfig, CrossInput, CrossPanel, CrossParams, KeptRelation, LeaderTest, MomentumSlot,
     PairCross, SisterCorr, cross_columns, cross_inputs, cross_pair_catalog, fit_cross,
+    pearson_pairwise,
 };
 pub use fitted::{FitRange, FittedParams};
 pub use granger::{GrangerTest, bh_qvalues, f_sf, granger_min_rows, granger_tests};

@@ -250,11 +250,6 @@ impl Store {
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
-
-    /// Alerts, newest first (see [`RegistryReader::alerts`]).
-    pub fn alerts(&self, session: Option<&str>, limit: usize) -> Result<Vec<AlertRow>> {
-        read_alerts(&self.registry, session, limit)
-    }
 }
 
 impl RegistryReader {
