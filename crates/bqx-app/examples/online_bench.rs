@@ -5,7 +5,7 @@
 //! warms the kernels, the remaining 60 % are replayed one bar at a time as fast as possible with
 //! checkpoints every 10,000 bars (rows to DuckDB, state and alerts to SQLite).
 //!
-//! Prints the per-bar step latency (features, predictions of both members and the ensemble, the
+//! Prints the per-bar step latency (features, predictions of the three members and the ensemble, the
 //! matured label's scoring, learning and detectors; store writes excluded) and the latency from
 //! one bar time's 28 bars to their 28 predictions (the sum of their steps), as p50 / p99 / max;
 //! and the replay throughput (steps and checkpoint writes; fitting and warm-up excluded).
@@ -85,8 +85,16 @@ fn main() {
         "replay: {:.2} s, {:.0} bars/s (checkpoint writes included); whole call {:.2} s",
         report.replay_seconds, report.bars_per_second, report.seconds
     );
+    // The size of one checkpoint's state (what every checkpoint writes to the registry).
+    let state = bqx_store::RegistryReader::open(&store)
+        .expect("registry")
+        .expect("a registry")
+        .online_session(&report.session)
+        .expect("session row")
+        .map_or(0, |r| r.state.len());
+    println!("checkpoint state: {:.2} MB of JSON", state as f64 / 1e6);
     println!(
-        "pooled MAE frozen {:.5} rls {:.5} ensemble {:.5}; alerts {:?}",
-        report.pooled.mae[0], report.pooled.mae[1], report.pooled.mae[2], report.alerts
+        "pooled MAE (members {:?}, then the ensemble) {:?}; alerts {:?}",
+        report.members, report.pooled.mae, report.alerts
     );
 }
