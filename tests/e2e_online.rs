@@ -149,6 +149,78 @@ fn a_planted_trend_switch_is_detected_and_the_adaptive_ensemble_wins_after_it() 
     // Columns: the members (frozen, rls, tree), then the ensemble.
     let (frozen, ensemble) = (sum(0), sum(3));
     eprintln!("after the change: frozen {frozen:.3}, ensemble {ensemble:.3}");
+
+    // Champion/challenger: the confirmed drift started a challenger, fitted on the labels that
+    // followed; it won on paired labels (the interval above 0) and now serves as the frozen
+    // member, whose error after the promotion is far below what it was between the change
+    // and the promotion.
+    let decisions = r["pairs"][0]["decisions"].as_array().unwrap();
+    let kinds: Vec<&str> = decisions
+        .iter()
+        .rev()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["retrain_started", "retrain_requested", "promoted"],
+        "{decisions:#?}"
+    );
+    let started = decisions.last().unwrap();
+    assert_eq!(
+        started["ts"].as_i64().unwrap(),
+        first,
+        "started by the ADWIN alert"
+    );
+    let promoted = &decisions[0];
+    let test = &promoted["test"];
+    assert!(test["lo"].as_f64().unwrap() > 0.0, "{test}");
+    assert_eq!(r["pairs"][0]["champion"], 1);
+    assert_eq!(r["pairs"][0]["champions"], serde_json::json!([0, 1]));
+    let promoted_ts = promoted["ts"].as_i64().unwrap();
+    let frozen_mae = |keep: &dyn Fn(i64) -> bool| -> f64 {
+        let (mut e, mut n) = (0.0, 0.0);
+        for b in blocks.iter().filter(|b| keep(b["from"].as_i64().unwrap())) {
+            e += b["mae"][0].as_f64().unwrap() * b["matured"].as_f64().unwrap();
+            n += b["matured"].as_f64().unwrap();
+        }
+        e / n
+    };
+    let before = frozen_mae(&|t| t >= ts[CHANGE + horizon] && t < promoted_ts);
+    let after = frozen_mae(&|t| t > promoted_ts);
+    eprintln!("frozen member MAE: {before:.4} before the promotion, {after:.4} after");
+    assert!(after < 0.6 * before, "{after} vs {before}");
+    // The decision is in the alerts too, with its playbook entry.
+    assert!(
+        all.iter().any(
+            |a| a["detector"] == "challenger" && a["playbook"] == "docs/playbook.md#challenger"
+        )
+    );
+    // Rolling back makes the offline fit serve again, once.
+    let rb = json_ok(&bqx(
+        store.path(),
+        &[
+            "--json",
+            "online-rollback",
+            "--session",
+            session,
+            "--pair",
+            "EURUSD",
+        ],
+    ));
+    assert_eq!(
+        (rb["kind"].as_str(), rb["champion"].as_u64()),
+        (Some("rolled_back"), Some(0))
+    );
+    let again = bqx(
+        store.path(),
+        &["online-rollback", "--session", session, "--pair", "EURUSD"],
+    );
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("nothing to roll back"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert!(
         ensemble < 0.7 * frozen,
         "ensemble {ensemble} vs frozen {frozen}"
@@ -256,6 +328,14 @@ fn a_loop_killed_at_random_points_resumes_exactly() {
     assert!(
         !want.2.is_empty(),
         "the stream raises alerts, so they are compared too"
+    );
+    assert!(
+        reference["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| !p["decisions"].as_array().unwrap().is_empty()),
+        "a challenger is started in this stream, so its decisions are compared too"
     );
 
     let killed = tempfile::tempdir().unwrap();

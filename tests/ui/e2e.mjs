@@ -520,6 +520,22 @@ async function livePage(page) {
   } else {
     await visible(page, tid('alerts-empty'));
   }
+  // Champion/challenger: one row per pair with the API's champion; a rollback is offered only
+  // where a challenger was promoted; the decision log lists the API's decisions.
+  const ccRows = page.locator(`${tid('champions-table')} tbody tr`);
+  eq(await ccRows.count(), view.pairs.length, 'live: one champion row per pair');
+  for (const q of view.pairs) {
+    const row = page.locator(`${tid('champions-table')} tbody tr`, { hasText: q.pair });
+    const cells = await row.locator('td').allInnerTexts();
+    eq(cells[1], q.champion === 0 ? 'offline fit (0)' : `challenger ${q.champion}`, `live: ${q.pair} champion`);
+    eq(await page.locator(tid(`rollback-${q.pair}`)).isDisabled(), q.champions.length < 2, `live: ${q.pair} rollback offered only after a promotion`);
+  }
+  const decisions = view.pairs.flatMap((q) => q.decisions);
+  if (decisions.length === 0) {
+    await visible(page, tid('decisions-empty'));
+  } else {
+    eq(await page.locator(`${tid('decisions-table')} tbody tr`).count(), Math.min(50, decisions.length), 'live: the decision log');
+  }
   const other = view.pairs.map((x) => x.pair).find((x) => x !== pair);
   if (other) {
     await page.selectOption(tid('live-pair'), other);

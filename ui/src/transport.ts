@@ -189,7 +189,7 @@ function openBrowserEvents(): () => void {
     if (d !== null) dispatch('job', d);
   });
   // The online loop's events: each carries the whole tagged event (`{"event": …}`).
-  for (const name of ['alert', 'signals', 'online']) {
+  for (const name of ['alert', 'signals', 'decision', 'online']) {
     es.addEventListener(name, (e) => {
       const d = parse((e as MessageEvent<string>).data);
       if (d !== null) dispatch('online', d);

@@ -622,6 +622,42 @@ export interface OnlinePair {
   weights: number[];
   latest: Signal | null;
   timeline: OnlineBlock[];
+  /** Id of the frozen member's model (0: the offline fit) and every id that served, oldest first. */
+  champion: number;
+  champions: number[];
+  challenger: ChallengerView | null;
+  /** Newest first. */
+  decisions: Decision[];
+}
+
+export interface ChallengerView {
+  id: number;
+  stage: 'collecting' | 'fitting' | 'shadow';
+  labels: number;
+  needed: number;
+}
+
+export interface PairedTest {
+  labels: number;
+  champion_mae: number;
+  challenger_mae: number;
+  mean_diff: number;
+  lo: number;
+  hi: number;
+  hac_lags: number;
+  z: number;
+}
+
+export type DecisionKind = 'retrain_started' | 'retrain_requested' | 'fit_failed' | 'promoted' | 'rejected' | 'rolled_back';
+
+export interface Decision {
+  pair: string;
+  ts: number;
+  kind: DecisionKind;
+  challenger: number;
+  champion: number;
+  reason: string;
+  test: PairedTest | null;
 }
 
 export interface OnlineSession {
@@ -645,5 +681,6 @@ export interface OnlineSessionView {
 export type OnlineEvent =
   | ({ event: 'alert' } & Alert)
   | { event: 'signals'; ts: number; signals: Signal[] }
+  | ({ event: 'decision' } & Decision)
   | { event: 'started'; session: string; pairs: string[]; live_bars: number; resumed_at: number }
   | { event: 'checkpoint'; live_bars: number; stats: unknown };

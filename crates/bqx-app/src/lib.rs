@@ -36,10 +36,10 @@ pub use ingest::{
 };
 pub use networks::{DEFAULT_PROFILE, autoencoder_config, network_specs, profile_names};
 pub use online::{
-    AlertView, BarsAccepted, BarsRequest, INBOX, MAX_POSTED_BARS, MIN_TRAIN_ROWS, OnlineBlock,
-    OnlineEvent, OnlinePair, OnlineReport, OnlineRequest, OnlineScore, OnlineSessionSummary,
-    OnlineSessionView, OnlineStats, PairStats, PostedBar, alerts, online, online_session,
-    online_sessions, post_bars,
+    AlertView, BarsAccepted, BarsRequest, ChallengerView, INBOX, MAX_POSTED_BARS, MIN_TRAIN_ROWS,
+    OnlineBlock, OnlineEvent, OnlinePair, OnlineReport, OnlineRequest, OnlineScore,
+    OnlineSessionSummary, OnlineSessionView, OnlineStats, PairStats, PostedBar, alerts, online,
+    online_rollback, online_session, online_sessions, post_bars,
 };
 pub use panel_features::{PANEL_STAGE, PanelGroupReport};
 pub use pipeline::{RunReport, RunRequest, StageLine, backtest, run_pipeline};
@@ -64,7 +64,10 @@ pub use synth::{SynthFormat, SynthRequest, SynthResponse, synth};
 pub use bqx_eval::Interval;
 pub use bqx_eval::report::{SkillVerdict, Verdict};
 pub use bqx_ingest::{FormatChoice, SourceTz};
-pub use bqx_online::{Alert, MEMBERS as ONLINE_MEMBERS, OnlineConfig, Severity, Signal};
+pub use bqx_online::{
+    Alert, Decision, DecisionKind, MEMBERS as ONLINE_MEMBERS, OnlineConfig, PairedTest, Severity,
+    Signal,
+};
 pub use bqx_store::{AlertRow, ArtifactRow, LogRow, MetricRow};
 
 /// The store directory: `--store DIR`, else `$BQX_HOME`, else the platform's data directory

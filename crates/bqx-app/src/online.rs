@@ -27,8 +27,8 @@ use bqx_eval::targets::bqx_target;
 use bqx_features::{BarInput, FeatureSet, SourceCaps, compute_batch, pearson_pairwise};
 use bqx_models::{Matrix, Regressor, Ridge, RidgeConfig};
 use bqx_online::{
-    Alert, HoeffdingTree, LinearModel, LoopState, MEMBERS, OnlineConfig, OnlineLoop, PairModel,
-    PsiMonitor, PsiReference, Rls, Signal,
+    Alert, Decision, Evidence, HoeffdingTree, LinearModel, LoopState, MEMBERS, OnlineConfig,
+    OnlineLoop, PairModel, PsiMonitor, PsiReference, RetrainRequest, Rls, Severity, Signal,
 };
 use bqx_store::{
     AlertRow, OnlineCheckpoint, OnlineMaturedRow, OnlineSignalRow, RunStatus, SeriesKey,
@@ -43,7 +43,7 @@ use crate::run::is_close_only;
 use crate::{AppError, ErrorCode, Progress, open_store};
 
 /// Version of the session logic (part of the session key).
-const ONLINE_VERSION: u32 = 1;
+const ONLINE_VERSION: u32 = 2;
 /// Minimum training rows with every input and the target defined.
 pub const MIN_TRAIN_ROWS: usize = 200;
 
@@ -115,7 +115,7 @@ struct SessionPlan {
 }
 
 /// A checkpoint's state column.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct Saved {
     plan: SessionPlan,
     state: LoopState,
@@ -133,6 +133,9 @@ pub enum OnlineEvent {
         resumed_at: u64,
     },
     Alert(Alert),
+    /// A champion/challenger decision (retrain started or requested, promotion, rejection,
+    /// failed fit).
+    Decision(Decision),
     /// The latest signals after a bar time (sent every `signal_every` live bars).
     Signals {
         ts: i64,
@@ -219,6 +222,23 @@ pub struct OnlinePair {
     /// The session's matured labels in blocks of `timeline_block` labels (the configuration's),
     /// oldest first; the last block may be partly filled.
     pub timeline: Vec<OnlineBlock>,
+    /// Id of the frozen member's model (0: the offline fit) and the ids that served before it.
+    pub champion: u32,
+    pub champions: Vec<u32>,
+    pub challenger: Option<ChallengerView>,
+    /// The decision log, newest first.
+    pub decisions: Vec<Decision>,
+}
+
+/// A challenger in flight.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChallengerView {
+    pub id: u32,
+    /// `collecting`, `fitting` or `shadow`.
+    pub stage: &'static str,
+    /// Labels collected (collecting) or scored in shadow, and how many are needed.
+    pub labels: usize,
+    pub needed: usize,
 }
 
 fn pair_view(
@@ -235,6 +255,18 @@ fn pair_view(
         weights: s.last_weights.clone(),
         latest: s.latest(),
         timeline: timeline(s),
+        champion: s.champions.last().map_or(0, |c| c.id),
+        champions: s.champions.iter().map(|c| c.id).collect(),
+        challenger: s.challenger.as_ref().map(|c| {
+            let (stage, labels, needed) = c.progress();
+            ChallengerView {
+                id: c.id(),
+                stage,
+                labels,
+                needed,
+            }
+        }),
+        decisions: s.decisions.iter().rev().cloned().collect(),
     }
 }
 
@@ -491,6 +523,114 @@ pub(crate) fn fit_pair_model(
         },
         rows.len(),
     ))
+}
+
+/// Fits a challenger on its request: a ridge on the standardized inputs, the penalty chosen on
+/// the last 20 % of the rows (time order), then refitted on all — the champion's recipe on
+/// the labels matured after the drift.
+pub(crate) fn fit_challenger(r: &RetrainRequest) -> Result<LinearModel, String> {
+    let n = r.y.len();
+    let k = r.z.first().map_or(0, Vec::len);
+    if n < 20 || k == 0 {
+        return Err(format!("{n} rows of {k} inputs are too few to fit"));
+    }
+    let cols: Vec<Vec<f64>> = (0..k)
+        .map(|j| r.z.iter().map(|row| row[j]).collect())
+        .collect();
+    let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+    let x = Matrix::from_columns(&refs).map_err(|e| e.to_string())?;
+    let cut = n * 4 / 5;
+    let mut probe = Ridge::new(RidgeConfig::default()).map_err(|e| e.to_string())?;
+    let xa = x.slice_rows(0..cut).map_err(|e| e.to_string())?;
+    let xb = x.slice_rows(cut..n).map_err(|e| e.to_string())?;
+    probe
+        .fit(&xa, &r.y[..cut], Some((&xb, &r.y[cut..])))
+        .map_err(|e| e.to_string())?;
+    let alpha = probe.state().map_or(1.0, |s| s.alpha);
+    let mut ridge = Ridge::new(RidgeConfig {
+        alpha,
+        alphas: Vec::new(),
+    })
+    .map_err(|e| e.to_string())?;
+    ridge.fit(&x, &r.y, None).map_err(|e| e.to_string())?;
+    let (coefficients, intercept) = ridge.state().ok_or("not fitted")?.raw_coefficients();
+    if !(intercept.is_finite() && coefficients.iter().all(|c| c.is_finite())) {
+        return Err("the fit is not finite".into());
+    }
+    Ok(LinearModel {
+        coefficients,
+        intercept,
+    })
+}
+
+/// Fits challengers on a thread of its own, so the loop never waits for a fit unless the
+/// challenger is due before its fit is done (the loop's decisions then stay the same as if
+/// the fit had been instant: see [`bqx_online::champion`]).
+struct Retrainer {
+    jobs: Option<std::sync::mpsc::Sender<RetrainRequest>>,
+    done: std::sync::mpsc::Receiver<(Pair, u32, Result<LinearModel, String>)>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Retrainer {
+    fn new() -> Retrainer {
+        let (jobs, rx) = std::sync::mpsc::channel::<RetrainRequest>();
+        let (tx, done) = std::sync::mpsc::channel();
+        let worker = std::thread::Builder::new()
+            .name("bqx-retrain".into())
+            .spawn(move || {
+                for r in rx {
+                    let fitted = fit_challenger(&r);
+                    if tx.send((r.pair, r.id, fitted)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .expect("spawning the retrain thread");
+        Retrainer {
+            jobs: Some(jobs),
+            done,
+            worker: Some(worker),
+        }
+    }
+
+    fn submit(&self, r: RetrainRequest) {
+        if let Some(j) = &self.jobs {
+            // The worker outlives the sender; a send can only fail if it panicked, which the
+            // wait below reports.
+            let _ = j.send(r);
+        }
+    }
+
+    /// Installs every finished fit; with `wait_for`, blocks until that challenger's is in.
+    fn install(&self, lp: &mut OnlineLoop, wait_for: Option<(Pair, u32)>) -> Result<(), AppError> {
+        loop {
+            let next = if let Some((p, id)) = wait_for
+                && lp.due(p) == Some(id)
+            {
+                match self.done.recv() {
+                    Ok(v) => v,
+                    Err(_) => return Err(internal("the retrain thread stopped")),
+                }
+            } else {
+                match self.done.try_recv() {
+                    Ok(v) => v,
+                    Err(_) => return Ok(()),
+                }
+            };
+            let (pair, id, fitted) = next;
+            lp.install(pair, id, fitted).map_err(internal)?;
+        }
+    }
+}
+
+impl Drop for Retrainer {
+    fn drop(&mut self) {
+        self.jobs = None;
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
 }
 
 /// The live bars not consumed yet, in time order across pairs (pair order within a time): bars at
@@ -900,6 +1040,12 @@ fn run_session(
         *pending = Pending::default();
         Ok::<(), AppError>(())
     };
+    let retrainer = Retrainer::new();
+    // A resumed loop may hold requests whose fits were lost with the process: fit them again
+    // (the fit is a function of the request).
+    for r in lp.retrain_requests() {
+        retrainer.submit(r);
+    }
     let mut n: u64 = 0;
     'feed: loop {
         let queue = live_queue(&bars, &plan.live_from, &lp);
@@ -916,6 +1062,8 @@ fn run_session(
             }
             prev_ts = Some(ts);
             let bar = bar_at(&bars[&pair], i);
+            let due = lp.due(pair).map(|id| (pair, id));
+            retrainer.install(&mut lp, due)?;
             let t_step = Instant::now();
             let out = lp.step(pair, &bar).map_err(internal)?;
             stats.step_seconds.push(t_step.elapsed().as_secs_f32());
@@ -967,6 +1115,12 @@ fn run_session(
                     e_tree: m.errors[2],
                     e_ensemble: m.ensemble_error,
                 });
+            }
+            if let Some(r) = out.retrain {
+                retrainer.submit(r);
+            }
+            for d in out.decisions {
+                on_event(OnlineEvent::Decision(d));
             }
             for a in out.alerts {
                 *alerts_by.entry(a.severity.as_str().into()).or_default() += 1;
@@ -1189,6 +1343,57 @@ pub fn online_session(store_dir: &Path, session: &str) -> Result<OnlineSessionVi
             .map(|(&p, s)| pair_view(p, s, &saved.train_rows))
             .collect(),
     })
+}
+
+/// Makes the previous champion of `pair` serve again in a stopped session: the checkpoint's
+/// state is changed (the decision joins the pair's log) and an information alert is recorded,
+/// in one checkpoint write. Running the session again resumes with the rolled-back champion.
+pub fn online_rollback(store_dir: &Path, session: &str, pair: &str) -> Result<Decision, AppError> {
+    let pair = Pair::parse(pair).map_err(|e| bad(format!("pair {pair:?}: {e}")))?;
+    let mut store = open_store(store_dir, "bqx online rollback")?;
+    let row = store.online_session(session)?.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::NotFound,
+            format!("no online session {session:?}"),
+        )
+    })?;
+    let mut saved: Saved = serde_json::from_str(&row.state).map_err(internal)?;
+    let d = saved.state.rollback(pair).map_err(|e| match e {
+        bqx_online::OnlineError::UnknownPair { .. } => AppError::new(
+            ErrorCode::NotFound,
+            format!("session {session} has no pair {pair}"),
+        ),
+        e => AppError::new(ErrorCode::Conflict, e.to_string()),
+    })?;
+    let alert = Alert {
+        ts: d.ts,
+        pair,
+        severity: Severity::Info,
+        subject: MEMBERS[0].into(),
+        reason: d.reason.clone(),
+        evidence: Evidence {
+            detector: "rollback".into(),
+            statistic: "champion id".into(),
+            value: f64::from(d.champion),
+            threshold: 0.0,
+            window: 0,
+            before: f64::from(d.challenger),
+            after: f64::from(d.champion),
+        },
+        playbook: "docs/playbook.md#challenger".into(),
+    };
+    let state = serde_json::to_string(&saved).map_err(internal)?;
+    store.online_checkpoint(OnlineCheckpoint {
+        session,
+        run_id: &row.run_id,
+        request: &row.request,
+        state: &state,
+        live_bars: row.live_bars,
+        signals: &[],
+        matured: &[],
+        alerts: &[alert_row(&alert, session, &row.run_id)],
+    })?;
+    Ok(d)
 }
 
 /// The folder under the store where `POST /api/v1/bars` puts bars for the online loop.

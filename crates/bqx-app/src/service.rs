@@ -337,6 +337,24 @@ impl Service {
         running
     }
 
+    /// Rolls back a stopped online session's champion of `pair`; `conflict` while any job
+    /// runs (an online job would overwrite the change at its next checkpoint).
+    pub fn online_rollback(&self, session: &str, pair: &str) -> Result<crate::Decision, AppError> {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        if let Some(j) = jobs.job.as_ref().filter(|j| j.state == "running") {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "job {} ({}) is running; stop it (POST /api/v1/online/stop), then roll back \
+                     and resume the session",
+                    j.id, j.kind
+                ),
+            ));
+        }
+        let _duck = self.duck.lock().expect("duck lock");
+        crate::online_rollback(&self.store_dir, session, pair)
+    }
+
     /// Puts posted bars into the store's inbox for the online loop (no store lock needed).
     pub fn post_bars(&self, req: &crate::BarsRequest) -> Result<crate::BarsAccepted, AppError> {
         crate::post_bars(&self.store_dir, req)

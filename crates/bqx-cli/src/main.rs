@@ -101,9 +101,11 @@ enum Command {
         at: Option<String>,
     },
     /// The stage-2.19 online loop: replays bars one at a time through the same feature kernels,
-    /// predicts with a frozen ridge and an online learner (RLS) weighted by recent error,
-    /// scores each prediction when its label matures, and raises drift alerts (ADWIN,
-    /// Page–Hinkley, PSI). State is checkpointed: running the same command again resumes.
+    /// predicts with a frozen ridge (the champion) and two online learners (RLS, a Hoeffding
+    /// tree) weighted by recent error, scores each prediction when its label matures, raises
+    /// drift alerts (ADWIN, Page–Hinkley, PSI), and after a confirmed drift of the champion's
+    /// error fits a challenger that replaces it only if it wins on paired recent labels. State
+    /// is checkpointed: running the same command again resumes.
     Online {
         /// Replay this file (any ingest format; ingested first): its bars after the stored
         /// history are the live part.
@@ -156,6 +158,16 @@ enum Command {
         /// defaults.
         #[arg(long, value_name = "FILE.json")]
         config: Option<PathBuf>,
+    },
+    /// Makes the previous champion of a pair serve again in a stopped online session (undoes
+    /// a challenger's promotion); running the session again resumes with it.
+    OnlineRollback {
+        /// The session (printed by `bqx online`, listed by `bqx alerts`).
+        #[arg(long)]
+        session: String,
+        /// The pair, e.g. EURUSD.
+        #[arg(long)]
+        pair: String,
     },
     /// Drift alerts of the online loop, newest first.
     Alerts {
@@ -579,6 +591,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 print_json(&report)
             } else {
                 render::online(&report);
+                Ok(())
+            }
+        }
+        Command::OnlineRollback { session, pair } => {
+            let dir = bqx_app::resolve_store_dir(cli.store.as_deref())?;
+            let d = bqx_app::online_rollback(&dir, &session, &pair)?;
+            if cli.json {
+                print_json(&d)
+            } else {
+                render::decision(&d);
                 Ok(())
             }
         }

@@ -922,6 +922,13 @@ pub fn online_event(e: &bqx_app::OnlineEvent) {
                 println!("  {} {:+.5} ({})", s.pair, s.ensemble, members.join(", "));
             }
         }
+        bqx_app::OnlineEvent::Decision(d) => println!(
+            "DECISION {} {} {}: {}",
+            utc(d.ts),
+            d.pair,
+            d.kind.as_str(),
+            d.reason
+        ),
         bqx_app::OnlineEvent::Checkpoint { .. } => {}
         bqx_app::OnlineEvent::Watched {
             file,
@@ -1001,6 +1008,41 @@ pub fn online(r: &bqx_app::OnlineReport) {
         line(&p.pair.to_string(), &p.score, Some(&p.weights));
     }
     line("pooled", &r.pooled, None);
+    // Champion/challenger: only the pairs where something happened.
+    for p in &r.pairs {
+        let promoted = p.champions.len() > 1;
+        if !promoted && p.challenger.is_none() && p.decisions.is_empty() {
+            continue;
+        }
+        let chal = p.challenger.as_ref().map_or(String::new(), |c| {
+            format!(
+                "; challenger {} {} ({} of {} labels)",
+                c.id, c.stage, c.labels, c.needed
+            )
+        });
+        println!(
+            "{}: frozen member is champion {} (served before: {:?}){chal}; {} decisions \
+             (`bqx online-rollback --session {} --pair {}` undoes a promotion)",
+            p.pair,
+            p.champion,
+            &p.champions[..p.champions.len() - 1],
+            p.decisions.len(),
+            r.session,
+            p.pair
+        );
+    }
+}
+
+/// A rollback's decision.
+pub fn decision(d: &bqx_app::Decision) {
+    println!(
+        "{} {} at {}: {} (champion now {})",
+        d.pair,
+        d.kind.as_str(),
+        utc(d.ts),
+        d.reason,
+        d.champion
+    );
 }
 
 /// Stored alerts.

@@ -265,6 +265,14 @@ pub const ROUTES: &[RouteDoc] = &[
         response: "OnlineSessionView",
     },
     RouteDoc {
+        method: "post",
+        path: "/api/v1/online/{session}/rollback",
+        summary: "Make the previous champion of a pair serve again in a stopped session",
+        query: &[],
+        body: Some("{pair: str}"),
+        response: "Decision",
+    },
+    RouteDoc {
         method: "get",
         path: "/api/v1/features/catalog",
         summary: "The feature catalog",

@@ -155,6 +155,10 @@ pub(crate) fn build(service: Arc<Service>, cfg: &HttpConfig) -> Router {
         .route("/online/stop", axum::routing::post(stop_online))
         .route("/bars", axum::routing::post(post_bars))
         .route("/online/{session}", get(online_session))
+        .route(
+            "/online/{session}/rollback",
+            axum::routing::post(online_rollback),
+        )
         .route("/features/catalog", get(catalog))
         .route("/events", get(events_stream))
         .route("/openapi.json", get(openapi))
@@ -716,6 +720,24 @@ async fn post_bars(
     Ok((StatusCode::ACCEPTED, Json(done)))
 }
 
+/// Body of `POST /api/v1/online/{session}/rollback`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackBody {
+    pair: String,
+}
+
+async fn online_rollback(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    J(body): J<RollbackBody>,
+) -> ApiResult<Json<bqx_app::Decision>> {
+    let s = st.service.clone();
+    Ok(Json(
+        blocking(move || s.online_rollback(&id, &body.pair)).await?,
+    ))
+}
+
 async fn stop_online(State(st): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let stopping = st.service.stop_online();
     Ok(Json(serde_json::json!({ "stopping": stopping })))
@@ -749,6 +771,7 @@ async fn events_stream(
                 match o {
                     bqx_app::OnlineEvent::Alert(_) => "alert",
                     bqx_app::OnlineEvent::Signals { .. } => "signals",
+                    bqx_app::OnlineEvent::Decision(_) => "decision",
                     _ => "online",
                 },
                 serde_json::to_string(o),

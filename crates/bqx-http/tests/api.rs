@@ -517,6 +517,49 @@ async fn every_route_answers_with_the_runs_real_figures() {
     }
     let (s, v) = get(&app, "/api/v1/online/no-such-session").await;
     assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    for p in pairs {
+        assert_eq!(p["champion"], 0, "{p}");
+        assert!(p["decisions"].is_array());
+    }
+    // Nothing was promoted on this short stream: a rollback has nothing to undo (409), and an
+    // unknown session or pair is 404.
+    hit.insert(route_of("post", "/api/v1/online/{session}/rollback"));
+    let (s, v) = call(
+        &app,
+        post(
+            &format!("/api/v1/online/{session}/rollback"),
+            r#"{"pair": "EURUSD"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::CONFLICT, "conflict"),
+        "{v}"
+    );
+    assert!(v.to_string().contains("nothing to roll back"), "{v}");
+    let (s, v) = call(
+        &app,
+        post(
+            "/api/v1/online/no-such-session/rollback",
+            r#"{"pair": "EURUSD"}"#,
+        ),
+    )
+    .await;
+    assert_eq!((s, error_code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, v) = call(
+        &app,
+        post(
+            &format!("/api/v1/online/{session}/rollback"),
+            r#"{"pair": "GBPJPY"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "{v}"
+    );
     let stored = get_ok(
         &app,
         &mut hit,

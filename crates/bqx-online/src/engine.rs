@@ -24,6 +24,9 @@ use bqx_features::{BarInput, FeatureSet, Kernel};
 use serde::{Deserialize, Serialize};
 
 use crate::adwin::{Adwin, AdwinConfig};
+use crate::champion::{
+    Challenger, Champion, Decision, DecisionKind, PairedTest, RetrainRequest, hac_interval,
+};
 use crate::ensemble::{ErrorWindow, softmax_weights};
 use crate::page_hinkley::{PageHinkley, PageHinkleyConfig};
 use crate::psi::{PsiMonitor, PsiReference};
@@ -74,6 +77,20 @@ pub struct OnlineConfig {
     pub timeline_block: usize,
     /// Blocks kept per pair (the oldest are dropped).
     pub timeline_blocks: usize,
+    /// Champion/challenger ([`crate::champion`]): a confirmed drift of the frozen member's
+    /// error starts a challenger.
+    pub retrain: bool,
+    /// Matured labels after the drift the challenger is fitted on (0: 10 h, at least 300).
+    pub retrain_labels: usize,
+    /// Bars between handing the data to the app and the challenger's first shadow prediction
+    /// (0: h). The fit runs off the loop's thread in that time.
+    pub retrain_delay: usize,
+    /// Matured shadow predictions the promotion is decided on (0: 20 h, at least 300).
+    pub challenger_labels: usize,
+    /// Normal quantile of the promotion interval (1.96: 95 %, two-sided).
+    pub promote_z: f64,
+    /// Decisions kept per pair (the oldest are dropped).
+    pub decisions_kept: usize,
 }
 
 impl Default for OnlineConfig {
@@ -97,6 +114,12 @@ impl Default for OnlineConfig {
             tree: TreeConfig::member(),
             timeline_block: 250,
             timeline_blocks: 400,
+            retrain: true,
+            retrain_labels: 0,
+            retrain_delay: 0,
+            challenger_labels: 0,
+            promote_z: 1.96,
+            decisions_kept: 200,
         }
     }
 }
@@ -111,7 +134,45 @@ impl OnlineConfig {
         }
     }
 
+    /// Effective labels a challenger is fitted on.
+    pub fn retrain_labels(&self) -> usize {
+        if self.retrain_labels == 0 {
+            (10 * self.horizon).max(300)
+        } else {
+            self.retrain_labels
+        }
+    }
+
+    /// Effective bars between a retrain request and the challenger's first prediction.
+    pub fn retrain_delay(&self) -> u64 {
+        if self.retrain_delay == 0 {
+            self.horizon as u64
+        } else {
+            self.retrain_delay as u64
+        }
+    }
+
+    /// Effective shadow labels a promotion is decided on.
+    pub fn challenger_labels(&self) -> usize {
+        if self.challenger_labels == 0 {
+            (20 * self.horizon).max(300)
+        } else {
+            self.challenger_labels
+        }
+    }
+
+    /// Newey–West lags of the promotion interval: twice the overlap of consecutive labels.
+    pub fn hac_lags(&self) -> usize {
+        2 * self.horizon
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        if !(self.promote_z > 0.0 && self.promote_z.is_finite()) || self.decisions_kept == 0 {
+            return Err("promote_z and decisions_kept must be positive".into());
+        }
+        if self.retrain_labels() < 20 || self.challenger_labels() < 20 {
+            return Err("retrain_labels and challenger_labels must be at least 20".into());
+        }
         if self.window == 0 || self.horizon == 0 || self.adwin_clock == 0 {
             return Err("window, horizon and adwin_clock must be at least 1".into());
         }
@@ -286,6 +347,11 @@ pub struct BarOutcome {
     pub signal: Option<Signal>,
     pub matured: Option<Matured>,
     pub alerts: Vec<Alert>,
+    /// Champion/challenger decisions taken at this bar.
+    pub decisions: Vec<Decision>,
+    /// A challenger's training data, to be fitted by the caller and installed with
+    /// [`OnlineLoop::install`] before [`OnlineLoop::due`] says it is needed.
+    pub retrain: Option<RetrainRequest>,
 }
 
 /// A prediction waiting for its label.
@@ -299,6 +365,8 @@ struct Pending {
     ensemble: f64,
     /// The members' weights in the ensemble.
     weights: Vec<f64>,
+    /// The shadow challenger's id and prediction, when one was predicting.
+    shadow: Option<(u32, f64)>,
 }
 
 /// Detectors and errors of one member.
@@ -389,6 +457,12 @@ pub struct PairState {
     /// Closed blocks of the timeline, oldest first, and the one being filled.
     pub timeline: VecDeque<Block>,
     pub open_block: Block,
+    /// Every model that served as the frozen member, the current one last.
+    pub champions: Vec<Champion>,
+    pub challenger: Option<Challenger>,
+    /// The decision log, oldest first.
+    pub decisions: VecDeque<Decision>,
+    next_challenger: u32,
 }
 
 impl PairState {
@@ -430,6 +504,12 @@ pub enum OnlineError {
     SchemaMismatch { pair: Pair },
     #[error("{pair}: restoring replayed {got} bars but the checkpoint consumed {want}")]
     RestoreCount { pair: Pair, got: u64, want: u64 },
+    #[error("{pair}: challenger {id} must be installed before the next bar")]
+    ChallengerNotReady { pair: Pair, id: u32 },
+    #[error("{pair}: no challenger {id} is waiting for its model")]
+    UnknownChallenger { pair: Pair, id: u32 },
+    #[error("{pair}: only the offline champion has served; there is nothing to roll back")]
+    NothingToRollBack { pair: Pair },
 }
 
 struct Runtime {
@@ -511,6 +591,14 @@ impl OnlineLoop {
                 last_weights: vec![1.0 / n as f64; n],
                 timeline: VecDeque::new(),
                 open_block: Block::default(),
+                champions: vec![Champion {
+                    id: 0,
+                    model: model.frozen.clone(),
+                    since_ts: model.trained_until,
+                }],
+                challenger: None,
+                decisions: VecDeque::new(),
+                next_challenger: 1,
                 model,
             };
             let pair = ps.model.pair;
@@ -595,6 +683,9 @@ impl OnlineLoop {
 
     /// Consumes a live bar: features, matured label (scored, learned, detected), predictions.
     pub fn step(&mut self, pair: Pair, bar: &BarInput) -> Result<BarOutcome, OnlineError> {
+        if let Some(id) = self.due(pair) {
+            return Err(OnlineError::ChallengerNotReady { pair, id });
+        }
         let label = self.advance(pair, bar)?;
         let cfg = self.state.config.clone();
         let ps = self.state.pairs.get_mut(&pair).expect("advanced above");
@@ -602,6 +693,9 @@ impl OnlineLoop {
         let row = ps.rows - 1;
         ps.live_rows += 1;
         let mut out = BarOutcome::default();
+
+        // 0. A fitted challenger starts its shadow at its due row.
+        start_shadow(ps, &cfg, row, bar.ts, &mut out);
 
         // 1. The label of the prediction made h rows ago, paired with that row's inputs.
         while ps
@@ -613,7 +707,7 @@ impl OnlineLoop {
             if p.row + cfg.horizon as u64 == row
                 && let Some(y) = label
             {
-                out.matured = Some(mature(ps, &cfg, p, y, bar.ts, &mut out.alerts));
+                out.matured = Some(mature(ps, &cfg, p, y, bar.ts, row, &mut out));
             }
         }
 
@@ -639,6 +733,10 @@ impl OnlineLoop {
             let weights = softmax_weights(&windows, cfg.tau_scale, cfg.min_errors);
             let ensemble = members.iter().zip(&weights).map(|(p, w)| p * w).sum();
             ps.last_weights.clone_from(&weights);
+            let shadow = match &ps.challenger {
+                Some(Challenger::Shadow { id, model, .. }) => Some((*id, model.predict(&z))),
+                _ => None,
+            };
             ps.pending.push_back(Pending {
                 row,
                 ts: bar.ts,
@@ -646,6 +744,7 @@ impl OnlineLoop {
                 members: members.clone(),
                 ensemble,
                 weights: weights.clone(),
+                shadow,
             });
             out.signal = Some(Signal {
                 pair,
@@ -656,6 +755,75 @@ impl OnlineLoop {
             });
         }
         Ok(out)
+    }
+
+    /// The challenger whose model must be installed before `pair`'s next bar, if any.
+    pub fn due(&self, pair: Pair) -> Option<u32> {
+        let ps = self.state.pairs.get(&pair)?;
+        match &ps.challenger {
+            Some(Challenger::Fitting {
+                id,
+                due_row,
+                fitted: None,
+                ..
+            }) if *due_row <= ps.rows => Some(*id),
+            _ => None,
+        }
+    }
+
+    /// Every challenger handed out for fitting whose model is not installed yet (a resumed
+    /// loop's caller fits them again: the fit is a function of the request).
+    pub fn retrain_requests(&self) -> Vec<RetrainRequest> {
+        self.state
+            .pairs
+            .iter()
+            .filter_map(|(&pair, ps)| match &ps.challenger {
+                Some(Challenger::Fitting {
+                    id,
+                    z,
+                    y,
+                    fitted: None,
+                    ..
+                }) => Some(RetrainRequest {
+                    pair,
+                    id: *id,
+                    z: z.clone(),
+                    y: y.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Installs a challenger's fitted model (or why the fit failed); it starts predicting at
+    /// its due row.
+    pub fn install(
+        &mut self,
+        pair: Pair,
+        id: u32,
+        fitted: Result<LinearModel, String>,
+    ) -> Result<(), OnlineError> {
+        let ps = self
+            .state
+            .pairs
+            .get_mut(&pair)
+            .ok_or(OnlineError::UnknownPair { pair })?;
+        match &mut ps.challenger {
+            Some(Challenger::Fitting {
+                id: cid,
+                fitted: slot @ None,
+                ..
+            }) if *cid == id => {
+                *slot = Some(fitted);
+                Ok(())
+            }
+            _ => Err(OnlineError::UnknownChallenger { pair, id }),
+        }
+    }
+
+    /// Makes the previous champion of `pair` serve again (see [`PairState::rollback`]).
+    pub fn rollback(&mut self, pair: Pair) -> Result<Decision, OnlineError> {
+        self.state.rollback(pair)
     }
 
     /// Advances the kernels and the close buffer; returns `bqx_return_W` at this bar (the label
@@ -710,14 +878,18 @@ pub enum RestoreError {
     History(String),
 }
 
+#[allow(clippy::too_many_lines)]
 fn mature(
     ps: &mut PairState,
     cfg: &OnlineConfig,
     p: Pending,
     y: f64,
     ts: i64,
-    alerts: &mut Vec<Alert>,
+    row: u64,
+    out: &mut BarOutcome,
 ) -> Matured {
+    let alerts = &mut out.alerts;
+    let mut champion_drift = false;
     let pair = ps.model.pair;
     let errors: Vec<f64> = p.members.iter().map(|m| y - m).collect();
     let ensemble_error = y - p.ensemble;
@@ -764,6 +936,7 @@ fn mature(
         let subject = MEMBERS[k];
         let (w_before, mean_before) = (m.adwin.width(), m.adwin.mean());
         if m.adwin.update(s) {
+            champion_drift |= k == 0;
             alerts.push(Alert {
                 ts,
                 pair,
@@ -839,6 +1012,7 @@ fn mature(
             });
         }
     }
+    challenge(ps, cfg, &p, y, ts, row, champion_drift, out);
     // The online learners learn the matured pair (x(t−h), y(t−h)).
     ps.rls.update(&p.z, y);
     ps.tree.update(&p.z, y);
@@ -918,5 +1092,343 @@ fn check_psi(ps: &mut PairState, cfg: &OnlineConfig, ts: i64, alerts: &mut Vec<A
             },
             playbook: "docs/playbook.md#feature-drift".into(),
         });
+    }
+}
+
+/// Appends a decision to the pair's bounded log and to the bar's outcome.
+fn log_decision(ps: &mut PairState, cfg: &OnlineConfig, out: &mut Vec<Decision>, d: Decision) {
+    if ps.decisions.len() == cfg.decisions_kept {
+        ps.decisions.pop_front();
+    }
+    ps.decisions.push_back(d.clone());
+    out.push(d);
+}
+
+fn champion_id(ps: &PairState) -> u32 {
+    ps.champions.last().map_or(0, |c| c.id)
+}
+
+/// A fitted challenger starts predicting in shadow at its due row; a failed fit is logged.
+fn start_shadow(ps: &mut PairState, cfg: &OnlineConfig, row: u64, ts: i64, out: &mut BarOutcome) {
+    let ready = matches!(
+        &ps.challenger,
+        Some(Challenger::Fitting { due_row, fitted: Some(_), .. }) if *due_row <= row
+    );
+    if !ready {
+        return;
+    }
+    let Some(Challenger::Fitting {
+        id,
+        fitted: Some(fitted),
+        y: rows,
+        ..
+    }) = ps.challenger.take()
+    else {
+        unreachable!("checked above")
+    };
+    match fitted {
+        Ok(model) => {
+            ps.challenger = Some(Challenger::Shadow {
+                id,
+                model,
+                since_ts: ts,
+                needed: cfg.challenger_labels(),
+                champion_abs: Vec::new(),
+                challenger_abs: Vec::new(),
+            });
+        }
+        Err(why) => {
+            let pair = ps.model.pair;
+            let reason = format!("challenger {id} could not be fitted ({why}); the champion stays");
+            out.alerts.push(Alert {
+                ts,
+                pair,
+                severity: Severity::Warning,
+                subject: MEMBERS[0].into(),
+                reason: reason.clone(),
+                evidence: Evidence {
+                    detector: "challenger".into(),
+                    statistic: "labels the fit was given".into(),
+                    value: rows.len() as f64,
+                    threshold: 0.0,
+                    window: rows.len() as u64,
+                    before: 0.0,
+                    after: 0.0,
+                },
+                playbook: "docs/playbook.md#challenger".into(),
+            });
+            let d = Decision {
+                pair,
+                ts,
+                kind: DecisionKind::FitFailed,
+                challenger: id,
+                champion: champion_id(ps),
+                reason,
+                test: None,
+            };
+            log_decision(ps, cfg, &mut out.decisions, d);
+        }
+    }
+}
+
+/// The champion/challenger part of a matured label: collect, score the shadow, decide, or
+/// start a challenger after a confirmed drift of the champion's error.
+#[allow(clippy::too_many_arguments)]
+fn challenge(
+    ps: &mut PairState,
+    cfg: &OnlineConfig,
+    p: &Pending,
+    y: f64,
+    ts: i64,
+    row: u64,
+    champion_drift: bool,
+    out: &mut BarOutcome,
+) {
+    let pair = ps.model.pair;
+    match ps.challenger.take() {
+        Some(Challenger::Collecting {
+            id,
+            started_ts,
+            needed,
+            mut z,
+            y: mut ys,
+        }) => {
+            z.push(p.z.clone());
+            ys.push(y);
+            if ys.len() < needed {
+                ps.challenger = Some(Challenger::Collecting {
+                    id,
+                    started_ts,
+                    needed,
+                    z,
+                    y: ys,
+                });
+                return;
+            }
+            let delay = cfg.retrain_delay();
+            out.retrain = Some(RetrainRequest {
+                pair,
+                id,
+                z: z.clone(),
+                y: ys.clone(),
+            });
+            let d = Decision {
+                pair,
+                ts,
+                kind: DecisionKind::RetrainRequested,
+                challenger: id,
+                champion: champion_id(ps),
+                reason: format!(
+                    "{} labels matured since the drift; challenger {id} is fitted on them off the \
+                     loop and predicts in shadow from {delay} bars on",
+                    ys.len()
+                ),
+                test: None,
+            };
+            ps.challenger = Some(Challenger::Fitting {
+                id,
+                due_row: row + delay,
+                z,
+                y: ys,
+                fitted: None,
+            });
+            log_decision(ps, cfg, &mut out.decisions, d);
+        }
+        Some(Challenger::Shadow {
+            id,
+            model,
+            since_ts,
+            needed,
+            mut champion_abs,
+            mut challenger_abs,
+        }) => {
+            if let Some((sid, pred)) = p.shadow
+                && sid == id
+            {
+                champion_abs.push((y - p.members[0]).abs());
+                challenger_abs.push((y - pred).abs());
+            }
+            if challenger_abs.len() < needed {
+                ps.challenger = Some(Challenger::Shadow {
+                    id,
+                    model,
+                    since_ts,
+                    needed,
+                    champion_abs,
+                    challenger_abs,
+                });
+                return;
+            }
+            decide(ps, cfg, ts, id, model, &champion_abs, &challenger_abs, out);
+        }
+        other => ps.challenger = other,
+    }
+    if champion_drift && cfg.retrain && ps.challenger.is_none() {
+        let id = ps.next_challenger;
+        ps.next_challenger += 1;
+        let needed = cfg.retrain_labels();
+        ps.challenger = Some(Challenger::Collecting {
+            id,
+            started_ts: ts,
+            needed,
+            z: Vec::new(),
+            y: Vec::new(),
+        });
+        let d = Decision {
+            pair,
+            ts,
+            kind: DecisionKind::RetrainStarted,
+            challenger: id,
+            champion: champion_id(ps),
+            reason: format!(
+                "ADWIN confirmed a drift of the frozen member's error; challenger {id} will be \
+                 fitted on the next {needed} matured labels"
+            ),
+            test: None,
+        };
+        log_decision(ps, cfg, &mut out.decisions, d);
+    }
+}
+
+/// Promotes the challenger when the lower bound of the paired difference's interval is above 0.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    ps: &mut PairState,
+    cfg: &OnlineConfig,
+    ts: i64,
+    id: u32,
+    model: LinearModel,
+    champion_abs: &[f64],
+    challenger_abs: &[f64],
+    out: &mut BarOutcome,
+) {
+    let pair = ps.model.pair;
+    let n = challenger_abs.len();
+    let d: Vec<f64> = champion_abs
+        .iter()
+        .zip(challenger_abs)
+        .map(|(a, b)| a - b)
+        .collect();
+    let (mean, lo, hi) = hac_interval(&d, cfg.hac_lags(), cfg.promote_z);
+    let test = PairedTest {
+        labels: n,
+        champion_mae: champion_abs.iter().sum::<f64>() / n as f64,
+        challenger_mae: challenger_abs.iter().sum::<f64>() / n as f64,
+        mean_diff: mean,
+        lo,
+        hi,
+        hac_lags: cfg.hac_lags().min(n.saturating_sub(1)),
+        z: cfg.promote_z,
+    };
+    let promoted = lo > 0.0;
+    let before = champion_id(ps);
+    let summary = format!(
+        "over {n} paired labels the champion's MAE was {:.4} and challenger {id}'s {:.4}; the \
+         mean difference {mean:.4} has the interval [{lo:.4}, {hi:.4}]",
+        test.champion_mae, test.challenger_mae
+    );
+    let (kind, severity, reason) = if promoted {
+        ps.champions.push(Champion {
+            id,
+            model: model.clone(),
+            since_ts: ts,
+        });
+        ps.model.frozen = model;
+        // The new champion's detectors start afresh; its error window starts from its own
+        // shadow errors, which are out-of-sample errors of the same model.
+        let mut fresh = MemberState::new(cfg);
+        for &e in &challenger_abs[n.saturating_sub(cfg.error_window)..] {
+            fresh.errors.push(e);
+        }
+        ps.members[0] = fresh;
+        (
+            DecisionKind::Promoted,
+            Severity::Warning,
+            format!("challenger {id} replaced champion {before} as the frozen member: {summary}"),
+        )
+    } else {
+        (
+            DecisionKind::Rejected,
+            Severity::Info,
+            format!(
+                "challenger {id} was discarded, champion {before} stays: {summary}, which does \
+                 not exclude 0 on the challenger's side"
+            ),
+        )
+    };
+    out.alerts.push(Alert {
+        ts,
+        pair,
+        severity,
+        subject: MEMBERS[0].into(),
+        reason: reason.clone(),
+        evidence: Evidence {
+            detector: "challenger".into(),
+            statistic: "mean |e_champion| − |e_challenger| (Newey–West interval)".into(),
+            value: mean,
+            threshold: 0.0,
+            window: n as u64,
+            before: test.champion_mae,
+            after: test.challenger_mae,
+        },
+        playbook: "docs/playbook.md#challenger".into(),
+    });
+    let d = Decision {
+        pair,
+        ts,
+        kind,
+        challenger: id,
+        champion: champion_id(ps),
+        reason,
+        test: Some(test),
+    };
+    log_decision(ps, cfg, &mut out.decisions, d);
+}
+
+impl PairState {
+    /// Makes the previous champion serve again: the current one is dropped from the stack, the
+    /// frozen member's detectors start afresh and a challenger in flight is discarded. The
+    /// decision is logged at the pair's last bar.
+    pub fn rollback(&mut self, cfg: &OnlineConfig) -> Result<Decision, OnlineError> {
+        let pair = self.model.pair;
+        if self.champions.len() < 2 {
+            return Err(OnlineError::NothingToRollBack { pair });
+        }
+        let gone = self.champions.pop().expect("two or more");
+        let back = self.champions.last().expect("one or more");
+        self.model.frozen = back.model.clone();
+        self.members[0] = MemberState::new(cfg);
+        let discarded = self.challenger.take().map(|c| c.id());
+        let d = Decision {
+            pair,
+            ts: self.last_ts.unwrap_or(self.model.trained_until),
+            kind: DecisionKind::RolledBack,
+            challenger: gone.id,
+            champion: back.id,
+            reason: format!(
+                "rolled back: champion {} (serving since {}) replaced by champion {}{}",
+                gone.id,
+                gone.since_ts,
+                back.id,
+                discarded.map_or(String::new(), |c| format!("; challenger {c} discarded"))
+            ),
+            test: None,
+        };
+        if self.decisions.len() == cfg.decisions_kept {
+            self.decisions.pop_front();
+        }
+        self.decisions.push_back(d.clone());
+        Ok(d)
+    }
+}
+
+impl LoopState {
+    /// [`PairState::rollback`] on a stored state (a stopped session's checkpoint).
+    pub fn rollback(&mut self, pair: Pair) -> Result<Decision, OnlineError> {
+        let ps = self
+            .pairs
+            .get_mut(&pair)
+            .ok_or(OnlineError::UnknownPair { pair })?;
+        ps.rollback(&self.config)
     }
 }

@@ -6,11 +6,14 @@
 //! - [`adwin`], [`page_hinkley`], [`psi`]: the drift detectors;
 //! - [`rls`]: recursive least squares with forgetting, and [`tree`]: a Hoeffding tree
 //!   regressor — the online learners;
+//! - [`champion`]: champion/challenger for the frozen member — retrain after a confirmed
+//!   drift, shadow predictions, a paired promotion test, a decision log and rollback;
 //! - [`ensemble`]: error windows and softmax weights scaled to the error level.
 //!
 //! No IO, no clock, no randomness: the app layer feeds bars and persists the state.
 
 pub mod adwin;
+pub mod champion;
 pub mod engine;
 pub mod ensemble;
 pub mod page_hinkley;
@@ -19,6 +22,9 @@ pub mod rls;
 pub mod tree;
 
 pub use adwin::{Adwin, AdwinConfig};
+pub use champion::{
+    Challenger, Champion, Decision, DecisionKind, PairedTest, RetrainRequest, hac_interval,
+};
 pub use engine::{
     Alert, BarOutcome, Block, Evidence, LinearModel, LoopState, MEMBERS, Matured, OnlineConfig,
     OnlineError, OnlineLoop, PairModel, PairState, RestoreError, Severity, Signal, Totals,

@@ -72,9 +72,12 @@ fn model(pair: Pair, fm: &FeatureMatrix, train: usize, ts_end: i64) -> PairModel
     }
 }
 
+/// Champion/challenger has its own tests (`challenger.rs`); here the frozen member stays the
+/// model above, so its predictions can be checked against the batch path.
 fn config() -> OnlineConfig {
     OnlineConfig {
         psi_window: 500,
+        retrain: false,
         ..OnlineConfig::default()
     }
 }
@@ -249,6 +252,7 @@ fn a_restored_checkpoint_continues_exactly_like_an_uninterrupted_loop() {
     let cfg = OnlineConfig {
         psi_window: 200,
         psi_every: 25,
+        retrain: false,
         ..OnlineConfig::default()
     };
     let n = s.market.len();

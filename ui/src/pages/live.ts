@@ -1,7 +1,7 @@
 // Live (stage 2.19): the online loop. Every pair's newest signal (the ensemble of a frozen ridge
-// and an online RLS learner, weighted by recent error), how the members and the ensemble did
-// over time with the frozen member's weight, and the drift timeline with every alert and its
-// evidence. A replay of the stored bars can be started and stopped here; while it runs, alerts
+// and two online learners, weighted by recent error), how the members and the ensemble did
+// over time with the frozen member's weight, the drift timeline with every alert and its
+// evidence, and the champion/challenger state with its decision log and rollback. A replay of the stored bars can be started and stopped here; while it runs, alerts
 // and signals arrive as events and the session is re-read at each checkpoint.
 
 import { disposeDetached, driftTimeline, onlineTimeline } from '../charts';
@@ -9,10 +9,24 @@ import { code, empty, errorBox, h, loading, onNextFrame, replace, section, table
 import { NA, dateTime, fixed, int, pct, sci } from '../format';
 import type { PageContext } from '../page';
 import { api, subscribe } from '../transport';
-import type { AlertView, Job, OnlineEvent, OnlinePair, OnlineSession, OnlineSessionView, Signal } from '../types';
+import type { AlertView, Decision, Job, OnlineEvent, OnlinePair, OnlineSession, OnlineSessionView, Signal } from '../types';
 import { canonical } from './crosspair';
 
 const ALERTS_SHOWN = 100;
+const DECISIONS_SHOWN = 50;
+
+const DECISION_TEXT: Record<Decision['kind'], string> = {
+  retrain_started: 'retrain started',
+  retrain_requested: 'challenger fitted',
+  fit_failed: 'fit failed',
+  promoted: 'promoted',
+  rejected: 'rejected',
+  rolled_back: 'rolled back',
+};
+
+function championName(id: number): string {
+  return id === 0 ? 'offline fit (0)' : `challenger ${id}`;
+}
 
 function chip(severity: string): HTMLElement {
   return h('span', { class: `chip chip-${severity}` }, severity);
@@ -89,6 +103,7 @@ export async function livePage(ctx: PageContext): Promise<void> {
     attrs: { role: 'img', 'aria-label': 'Drift alerts over time by pair' },
   });
   const alertsSlot = h('div');
+  const championsSlot = h('div');
 
   const pairOf = (): OnlinePair | undefined => view?.pairs.find((p) => p.pair === pairSelect.value);
 
@@ -176,6 +191,67 @@ export async function livePage(ctx: PageContext): Promise<void> {
     );
   };
 
+  const rollback = async (pair: string) => {
+    if (!view) return;
+    try {
+      await api<Decision>('POST', `/api/v1/online/${encodeURIComponent(view.summary.session)}/rollback`, { pair });
+      reload();
+    } catch (e) {
+      replace(status, errorBox(e, 'live-error'));
+    }
+  };
+
+  const drawChampions = () => {
+    if (!view) return;
+    const rows = canonical(view.pairs.map((p) => p.pair)).map((name) => {
+      const p = view!.pairs.find((x) => x.pair === name)!;
+      const c = p.challenger;
+      const last = p.decisions[0];
+      const button = h('button', { class: 'ghost small', testid: `rollback-${name}`, attrs: { type: 'button' } }, 'Roll back');
+      (button as HTMLButtonElement).disabled = running || p.champions.length < 2;
+      button.title = running
+        ? 'Stop the loop first: a rollback changes the stopped session’s checkpoint'
+        : p.champions.length < 2
+          ? 'Only the offline fit has served'
+          : `Make ${championName(p.champions[p.champions.length - 2])} serve again`;
+      button.addEventListener('click', () => void rollback(name));
+      return [
+        name,
+        championName(p.champion),
+        c ? `${c.id}: ${c.stage} (${int(c.labels)} / ${int(c.needed)} labels)` : h('span', { class: 'muted' }, 'none'),
+        last ? `${DECISION_TEXT[last.kind]} · ${dateTime(last.ts)}` : h('span', { class: 'muted' }, 'none'),
+        button,
+      ];
+    });
+    const log = view.pairs
+      .flatMap((p) => p.decisions)
+      .sort((a, b) => b.ts - a.ts || a.pair.localeCompare(b.pair))
+      .slice(0, DECISIONS_SHOWN);
+    replace(
+      championsSlot,
+      table(['pair', 'frozen member (champion)', 'challenger', 'last decision', ''], rows, { testid: 'champions-table' }),
+      log.length === 0
+        ? empty('No decision yet: a challenger starts only after ADWIN confirms a drift of the frozen member’s error.', 'decisions-empty')
+        : h(
+            'div',
+            { class: 'scroll-box' },
+            table(
+              ['time', 'pair', 'decision', 'champion after', 'MAE champion / challenger', 'mean Δ [interval]', 'reason'],
+              log.map((d) => [
+                dateTime(d.ts),
+                d.pair,
+                DECISION_TEXT[d.kind],
+                championName(d.champion),
+                d.test ? `${sci(d.test.champion_mae)} / ${sci(d.test.challenger_mae)}` : NA,
+                d.test ? `${sci(d.test.mean_diff)} [${sci(d.test.lo)}, ${sci(d.test.hi)}]` : NA,
+                d.reason,
+              ]),
+              { testid: 'decisions-table' },
+            ),
+          ),
+    );
+  };
+
   const redrawSignals = onNextFrame(ctx.alive, drawSignals);
   const redrawAlerts = onNextFrame(ctx.alive, drawAlerts);
 
@@ -218,11 +294,23 @@ export async function livePage(ctx: PageContext): Promise<void> {
           timelineEl,
         ),
         section(['Drift timeline ', h('span', { class: 'muted small' }, '(● ADWIN, ○ ADWIN warning, ◆ Page–Hinkley, ▲ PSI)')], driftEl, alertsSlot),
+        section(
+          [
+            'Champion / challenger ',
+            h(
+              'span',
+              { class: 'muted small' },
+              '(after a confirmed drift of the frozen member’s error, a challenger is fitted on the labels that follow, predicts in shadow, and replaces the champion only if the interval of its paired MAE gain excludes 0)',
+            ),
+          ],
+          championsSlot,
+        ),
       );
     }
     drawSignals();
     drawTimeline();
     drawAlerts();
+    drawChampions();
     const params = new URLSearchParams();
     params.set('session', sm.session);
     if (pairSelect.value) params.set('pair', pairSelect.value);
@@ -267,6 +355,7 @@ export async function livePage(ctx: PageContext): Promise<void> {
     running = r;
     startButton.disabled = r;
     stopButton.disabled = !r;
+    drawChampions();
   };
 
   startButton.addEventListener('click', async () => {
@@ -312,6 +401,9 @@ export async function livePage(ctx: PageContext): Promise<void> {
       } else if (e.event === 'alert' && view) {
         alerts.unshift(alertFromEvent(view.summary.session, e));
         redrawAlerts();
+      } else if (e.event === 'decision' && view) {
+        view.pairs.find((p) => p.pair === e.pair)?.decisions.unshift(e);
+        drawChampions();
       }
     },
   );
