@@ -85,6 +85,14 @@ fn main() {
         "replay: {:.2} s, {:.0} bars/s (checkpoint writes included); whole call {:.2} s",
         report.replay_seconds, report.bars_per_second, report.seconds
     );
+    println!(
+        "of the replay: steps {:.2} s, checkpoints {:.2} s, the rest (queue, events) {:.2} s",
+        steps.iter().map(|&s| s as f64).sum::<f64>(),
+        report.checkpoint_seconds,
+        report.replay_seconds
+            - report.checkpoint_seconds
+            - steps.iter().map(|&s| s as f64).sum::<f64>()
+    );
     // The size of one checkpoint's state (what every checkpoint writes to the registry).
     let state = bqx_store::RegistryReader::open(&store)
         .expect("registry")
@@ -92,7 +100,10 @@ fn main() {
         .online_session(&report.session)
         .expect("session row")
         .map_or(0, |r| r.state.len());
-    println!("checkpoint state: {:.2} MB of JSON", state as f64 / 1e6);
+    println!(
+        "checkpoint state: {:.2} MB (MessagePack)",
+        state as f64 / 1e6
+    );
     println!(
         "pooled MAE (members {:?}, then the ensemble) {:?}; alerts {:?}",
         report.members, report.pooled.mae, report.alerts

@@ -53,6 +53,8 @@ pub struct FeatureSet {
     keep: Option<Vec<usize>>,
     /// The full row, when columns are dropped.
     scratch: Vec<f64>,
+    /// Which kernels (then tail kernels) are advanced; `None`: all ([`FeatureSet::retain_for`]).
+    active: Option<(Vec<bool>, Vec<bool>)>,
 }
 
 /// Features that need a real open, high and low. A close-only source (open = high = low =
@@ -100,7 +102,56 @@ impl FeatureSet {
             tail_widths: Vec::new(),
             keep: None,
             scratch: Vec::new(),
+            active: None,
         }
+    }
+
+    /// Advances only the kernels that the named output columns need (a difference column needs
+    /// both of its kernels); every other column stays NaN. The named columns are bit-identical
+    /// to the full set's (each kernel's state depends on the bars alone), the names and the
+    /// width do not change. For a consumer that reads a few columns bar by bar (the online
+    /// loop), the skipped kernels are pure savings.
+    ///
+    /// # Errors
+    /// A name that is not an output column of the set.
+    pub fn retain_for(&mut self, names: &[String]) -> Result<(), String> {
+        let out = self.catalog();
+        let full: Vec<usize> = match &self.keep {
+            Some(keep) => keep.clone(),
+            None => (0..out.len()).collect(),
+        };
+        let base: usize = self.widths.iter().sum();
+        let n_diff = self.differences.len();
+        let kernel_of = |i: usize, widths: &[usize]| -> usize {
+            let mut end = 0;
+            widths
+                .iter()
+                .position(|w| {
+                    end += w;
+                    i < end
+                })
+                .expect("index inside the widths")
+        };
+        let mut on = vec![false; self.kernels.len()];
+        let mut tail_on = vec![false; self.tail.len()];
+        for name in names {
+            let pos = out
+                .iter()
+                .position(|s| &s.name == name)
+                .ok_or_else(|| format!("{name:?} is not a column of the feature set"))?;
+            let i = full[pos];
+            if i < base {
+                on[kernel_of(i, &self.widths)] = true;
+            } else if i < base + n_diff {
+                let d = &self.differences[i - base];
+                on[kernel_of(d.a, &self.widths)] = true;
+                on[kernel_of(d.b, &self.widths)] = true;
+            } else {
+                tail_on[kernel_of(i - base - n_diff, &self.tail_widths)] = true;
+            }
+        }
+        self.active = Some((on, tail_on));
+        Ok(())
     }
 
     /// The per-pair set for a source: [`FeatureSet::standard`], without the range-based
@@ -169,17 +220,30 @@ impl FeatureSet {
     }
 
     fn update_full(&mut self, bar: &BarInput, out: &mut [f64]) {
+        let (on, tail_on) = match &self.active {
+            Some((a, t)) => (Some(a.as_slice()), Some(t.as_slice())),
+            None => (None, None),
+        };
         let mut off = 0;
-        for (k, &w) in self.kernels.iter_mut().zip(&self.widths) {
-            k.update(bar, &mut out[off..off + w]);
+        for (j, (k, &w)) in self.kernels.iter_mut().zip(&self.widths).enumerate() {
+            if on.is_none_or(|a| a[j]) {
+                k.update(bar, &mut out[off..off + w]);
+            } else {
+                out[off..off + w].fill(f64::NAN);
+            }
             off += w;
         }
+        // A skipped kernel's columns are NaN, so are the differences that read them.
         for (i, d) in self.differences.iter().enumerate() {
             out[off + i] = out[d.a] - out[d.b];
         }
         off += self.differences.len();
-        for (k, &w) in self.tail.iter_mut().zip(&self.tail_widths) {
-            k.update(bar, &mut out[off..off + w]);
+        for (j, (k, &w)) in self.tail.iter_mut().zip(&self.tail_widths).enumerate() {
+            if tail_on.is_none_or(|a| a[j]) {
+                k.update(bar, &mut out[off..off + w]);
+            } else {
+                out[off..off + w].fill(f64::NAN);
+            }
             off += w;
         }
     }

@@ -670,7 +670,8 @@ impl OnlineLoop {
         self.state.pairs.keys().copied()
     }
 
-    /// The feature row of `pair` after its last bar.
+    /// The feature row of `pair` after its last bar (with a kernel set restricted by
+    /// `FeatureSet::retain_for`, only the retained columns are computed; the rest are NaN).
     pub fn features(&self, pair: Pair) -> Option<&[f64]> {
         self.kernels.get(&pair).map(|r| r.row.as_slice())
     }

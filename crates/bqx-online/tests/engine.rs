@@ -290,6 +290,44 @@ fn a_restored_checkpoint_continues_exactly_like_an_uninterrupted_loop() {
 }
 
 #[test]
+fn kernels_restricted_to_the_inputs_give_the_same_loop() {
+    let s = Setup {
+        market: market(3000, 17),
+        pairs: vec![
+            Pair::parse("EURUSD").unwrap(),
+            Pair::parse("AUDJPY").unwrap(),
+        ],
+        train: 900,
+    };
+    let cfg = config();
+    let n = s.market.len();
+    let mut full = new_loop(&s, &cfg);
+    let want = drive(&mut full, &s, 0, n);
+    let members = s
+        .pairs
+        .iter()
+        .map(|&p| {
+            let b = s.market.bars(p);
+            let fm = compute_batch(&mut kernel(b), b).unwrap();
+            let mut k = kernel(b);
+            let inputs: Vec<String> = INPUTS.iter().map(|x| x.to_string()).collect();
+            k.retain_for(&inputs).unwrap();
+            (model(p, &fm, s.train, b.ts[s.train - 1]), k)
+        })
+        .collect();
+    let mut pruned = OnlineLoop::new(cfg.clone(), members).unwrap();
+    let got = drive(&mut pruned, &s, 0, n);
+    assert_eq!(got, want);
+    assert_eq!(
+        serde_json::to_string(pruned.state()).unwrap(),
+        serde_json::to_string(full.state()).unwrap()
+    );
+    // Fewer columns are computed: the restricted row is mostly NaN.
+    let row = pruned.features(s.pairs[0]).unwrap();
+    assert!(row.iter().filter(|v| v.is_nan()).count() > row.len() / 2);
+}
+
+#[test]
 fn a_bar_is_consumed_once() {
     let s = Setup {
         market: market(200, 1),

@@ -6,11 +6,18 @@
 //! leaves DuckDB rows after the recorded state; [`Store::online_truncate`] deletes them when the
 //! loop resumes, so every bar's rows are stored exactly once.
 
+use std::sync::Arc;
+
 use bqx_domain::Pair;
+use duckdb::arrow::array::{
+    ArrayRef, Float64Array, StringArray, TimestampMicrosecondArray, UInt8Array,
+};
+use duckdb::arrow::datatypes::{Field, Schema};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::{TimeUnit, Value};
 use serde::Serialize;
 
-use crate::{RegistryReader, Result, Store, now_rfc3339};
+use crate::{RegistryReader, Result, Store, StoreError, now_rfc3339};
 
 /// One bar's predictions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -64,8 +71,10 @@ pub struct OnlineSessionRow {
     pub session: String,
     /// JSON.
     pub request: String,
-    /// JSON.
-    pub state: String,
+    /// The loop's state as its writer encoded it: MessagePack (a BLOB) since the state grew
+    /// to megabytes, JSON text in sessions written before; the reader tells them apart
+    /// (a JSON state starts with `{`).
+    pub state: Vec<u8>,
     pub live_bars: u64,
     pub run_id: String,
     pub created_at: String,
@@ -78,7 +87,8 @@ pub struct OnlineCheckpoint<'a> {
     pub session: &'a str,
     pub run_id: &'a str,
     pub request: &'a str,
-    pub state: &'a str,
+    /// The encoded state (see [`OnlineSessionRow::state`]), stored as a BLOB.
+    pub state: &'a [u8],
     pub live_bars: u64,
     pub signals: &'a [OnlineSignalRow],
     pub matured: &'a [OnlineMaturedRow],
@@ -89,42 +99,87 @@ fn ts(v: i64) -> Value {
     Value::Timestamp(TimeUnit::Microsecond, v)
 }
 
+fn session_column(session: &str, n: usize) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+        session, n,
+    )))
+}
+
+fn ts_column(v: impl Iterator<Item = i64>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from_iter_values(v))
+}
+
+/// A record batch whose schema follows the arrays' own types.
+fn batch(names: &[&str], cols: Vec<ArrayRef>) -> Result<RecordBatch> {
+    let fields: Vec<Field> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, c)| Field::new(*n, c.data_type().clone(), false))
+        .collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|e| StoreError::Invalid(format!("building an online batch: {e}")))
+}
+
 impl Store {
     /// Writes a checkpoint: DuckDB rows first, then the state and alerts.
     pub fn online_checkpoint(&mut self, c: OnlineCheckpoint<'_>) -> Result<()> {
         let tx = self.duck.transaction()?;
-        {
-            let mut app = tx.appender("online_signals")?;
-            for s in c.signals {
-                app.append_row(duckdb::params![
-                    c.session,
-                    s.pair.index() as u8,
-                    ts(s.ts),
-                    s.frozen,
-                    s.rls,
-                    s.tree,
-                    s.ensemble,
-                    s.w_frozen,
-                    s.w_rls,
-                    s.w_tree
-                ])?;
-            }
-            app.flush()?;
-            let mut app = tx.appender("online_matured")?;
-            for m in c.matured {
-                app.append_row(duckdb::params![
-                    c.session,
-                    m.pair.index() as u8,
-                    ts(m.made_ts),
-                    ts(m.ts),
-                    m.label,
-                    m.e_frozen,
-                    m.e_rls,
-                    m.e_tree,
-                    m.e_ensemble
-                ])?;
-            }
-            app.flush()?;
+        // Arrow batches: a checkpoint of a fast replay carries tens of thousands of rows.
+        if !c.signals.is_empty() {
+            let f = |get: fn(&OnlineSignalRow) -> f64| -> ArrayRef {
+                Arc::new(Float64Array::from_iter_values(c.signals.iter().map(get)))
+            };
+            let cols: Vec<ArrayRef> = vec![
+                session_column(c.session, c.signals.len()),
+                Arc::new(UInt8Array::from_iter_values(
+                    c.signals.iter().map(|s| s.pair.index() as u8),
+                )),
+                ts_column(c.signals.iter().map(|s| s.ts)),
+                f(|s| s.frozen),
+                f(|s| s.rls),
+                f(|s| s.tree),
+                f(|s| s.ensemble),
+                f(|s| s.w_frozen),
+                f(|s| s.w_rls),
+                f(|s| s.w_tree),
+            ];
+            let names = [
+                "session", "pair_id", "ts", "frozen", "rls", "tree", "ensemble", "w_frozen",
+                "w_rls", "w_tree",
+            ];
+            tx.appender("online_signals")?
+                .append_record_batch(batch(&names, cols)?)?;
+        }
+        if !c.matured.is_empty() {
+            let f = |get: fn(&OnlineMaturedRow) -> f64| -> ArrayRef {
+                Arc::new(Float64Array::from_iter_values(c.matured.iter().map(get)))
+            };
+            let cols: Vec<ArrayRef> = vec![
+                session_column(c.session, c.matured.len()),
+                Arc::new(UInt8Array::from_iter_values(
+                    c.matured.iter().map(|m| m.pair.index() as u8),
+                )),
+                ts_column(c.matured.iter().map(|m| m.made_ts)),
+                ts_column(c.matured.iter().map(|m| m.ts)),
+                f(|m| m.label),
+                f(|m| m.e_frozen),
+                f(|m| m.e_rls),
+                f(|m| m.e_tree),
+                f(|m| m.e_ensemble),
+            ];
+            let names = [
+                "session",
+                "pair_id",
+                "made_ts",
+                "ts",
+                "label",
+                "e_frozen",
+                "e_rls",
+                "e_tree",
+                "e_ensemble",
+            ];
+            tx.appender("online_matured")?
+                .append_record_batch(batch(&names, cols)?)?;
         }
         tx.commit()?;
         let now = now_rfc3339();
@@ -277,7 +332,17 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OnlineSessionRow> {
     Ok(OnlineSessionRow {
         session: r.get(0)?,
         request: r.get(1)?,
-        state: r.get(2)?,
+        state: match r.get::<_, rusqlite::types::Value>(2)? {
+            rusqlite::types::Value::Blob(b) => b,
+            rusqlite::types::Value::Text(t) => t.into_bytes(),
+            other => {
+                return Err(rusqlite::Error::InvalidColumnType(
+                    2,
+                    format!("state of type {:?}", other.data_type()),
+                    other.data_type(),
+                ));
+            }
+        },
         live_bars: r.get::<_, i64>(3)? as u64,
         run_id: r.get(4)?,
         created_at: r.get(5)?,
