@@ -21,7 +21,8 @@ use crate::stats::quantile_sorted;
 pub struct BootstrapConfig {
     /// Number of resamples (default 1000).
     pub resamples: usize,
-    /// Block length in observations; `None` = [`default_block_len`]. Callers that know a
+    /// Block length in observations; `None`: chosen from the data
+    /// ([`BootstrapConfig::block_len_auto`], at least [`default_block_len`]). Callers that know a
     /// dependence length (the label horizon `h` for row-level metrics) raise it to at least that.
     pub block_len: Option<usize>,
     /// RNG seed (default 20240601).
@@ -65,6 +66,82 @@ impl BootstrapConfig {
             .min(n.max(1))
             .max(1)
     }
+}
+
+impl BootstrapConfig {
+    /// The block length for the series `x` (in time order) whose dependence lasts at least
+    /// `min_len` observations: the configured length, else the larger of `⌈n^(1/3)⌉` and the
+    /// series' own automatic length ([`politis_white_block_len`]) — a predictor whose sign
+    /// persists for hundreds of bars makes its hits dependent far beyond the label overlap, and
+    /// a block shorter than that dependence gives a falsely narrow interval — at least
+    /// `min_len`, capped at `n`.
+    pub fn block_len_auto(&self, x: &[f64], min_len: usize) -> usize {
+        let n = x.len();
+        self.block_len
+            .unwrap_or_else(|| default_block_len(n).max(politis_white_block_len(x)))
+            .max(min_len)
+            .min(n.max(1))
+            .max(1)
+    }
+}
+
+/// Politis & White's (2004) automatic block length for the circular block bootstrap of a mean,
+/// with Patton, Politis & White's (2009) correction: `b = (2 Ĝ² / D̂)^(1/3) n^(1/3)`, where
+/// `Ĝ = Σ λ(k/M) |k| R̂(k)`, `D̂ = (4/3) ĝ(0)²`, `ĝ(0) = Σ λ(k/M) R̂(k)` over `|k| ≤ M`, `λ` the
+/// flat-top (trapezoid) window, and `M = 2 m̂` with `m̂` the smallest lag after which
+/// `K_n = max(5, ⌈√log₁₀ n⌉)` autocorrelations in a row are inside `±2 √(log₁₀ n / n)`. At
+/// least 1, at most `n / 3`; 1 for a constant or too short series.
+pub fn politis_white_block_len(x: &[f64]) -> usize {
+    let n = x.len();
+    if n < 8 {
+        return 1;
+    }
+    let nf = n as f64;
+    let mean = x.iter().sum::<f64>() / nf;
+    let c: Vec<f64> = x.iter().map(|v| v - mean).collect();
+    let acov = |k: usize| c[k..].iter().zip(&c).map(|(a, b)| a * b).sum::<f64>() / nf;
+    let r0 = acov(0);
+    if r0 <= 0.0 || !r0.is_finite() {
+        return 1;
+    }
+    let max_lag = ((nf.sqrt().ceil() as usize) * 2 + 10).min(n - 1);
+    let kn = 5usize.max(nf.log10().sqrt().ceil() as usize);
+    let bound = 2.0 * (nf.log10() / nf).sqrt();
+    let rho: Vec<f64> = (0..=max_lag).map(|k| acov(k) / r0).collect();
+    // The first lag after which kn autocorrelations in a row are insignificant.
+    let mut m_hat = max_lag.saturating_sub(kn);
+    for m in 0..max_lag.saturating_sub(kn) {
+        if (1..=kn).all(|j| rho[m + j].abs() < bound) {
+            m_hat = m;
+            break;
+        }
+    }
+    let big_m = (2 * m_hat).clamp(1, max_lag);
+    let lambda = |t: f64| {
+        let t = t.abs();
+        if t <= 0.5 {
+            1.0
+        } else if t <= 1.0 {
+            2.0 * (1.0 - t)
+        } else {
+            0.0
+        }
+    };
+    let (mut g, mut g0) = (0.0, r0);
+    for k in 1..=big_m {
+        let w = lambda(k as f64 / big_m as f64) * acov(k);
+        g += 2.0 * k as f64 * w;
+        g0 += 2.0 * w;
+    }
+    let d = 4.0 / 3.0 * g0 * g0;
+    if d <= 0.0 || !d.is_finite() {
+        return 1;
+    }
+    let b = (2.0 * g * g / d).cbrt() * nf.cbrt();
+    if !b.is_finite() {
+        return 1;
+    }
+    (b.ceil() as usize).clamp(1, (n / 3).max(1))
 }
 
 /// Default block length `⌈n^(1/3)⌉` (the classic rate for the block bootstrap of a mean), at
@@ -184,6 +261,30 @@ mod tests {
         let ok = BootstrapConfig::default();
         assert_eq!(block_bootstrap(0, 1, &ok, |_| [0.0]).unwrap(), [None]);
         assert_eq!(default_block_len(1000), 10);
+        // Automatic length: short for independent values, long for a persistent series, and
+        // it grows with the persistence.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let iid: Vec<f64> = (0..5000).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let ar = |phi: f64| {
+            let mut v = 0.0;
+            iid.iter()
+                .map(|e| {
+                    v = phi * v + e;
+                    v
+                })
+                .collect::<Vec<f64>>()
+        };
+        let (b0, b5, b9, b99) = (
+            politis_white_block_len(&iid),
+            politis_white_block_len(&ar(0.5)),
+            politis_white_block_len(&ar(0.9)),
+            politis_white_block_len(&ar(0.99)),
+        );
+        assert!(b0 <= 5, "iid: {b0}");
+        assert!(b0 <= b5 && b5 < b9 && b9 < b99, "{b0} {b5} {b9} {b99}");
+        assert!(b99 > 100, "{b99}");
+        assert_eq!(politis_white_block_len(&[1.0; 100]), 1);
+        assert_eq!(ok.block_len_auto(&ar(0.99), 15), b99.max(15));
         assert_eq!(default_block_len(0), 1);
         assert_eq!(ok.block_len_for(1000, 60), 60);
         assert_eq!(ok.block_len_for(20, 60), 20);

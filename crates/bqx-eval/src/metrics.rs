@@ -130,8 +130,9 @@ pub fn wilson_interval(hits: usize, n: usize, confidence: f64) -> Interval {
 }
 
 /// Directional accuracy of one series in row order; the bootstrap resamples blocks of
-/// `max(block_len or ⌈n^(1/3)⌉, horizon)` consecutive rows (overlapping labels are dependent
-/// over `h` rows).
+/// consecutive rows, at least `horizon` long (overlapping labels are dependent over `h` rows)
+/// and longer when the hits' own dependence asks for it
+/// ([`crate::bootstrap::BootstrapConfig::block_len_auto`]).
 pub fn direction(
     predicted: &[f64],
     actual: &[f64],
@@ -179,7 +180,10 @@ pub fn direction_grouped(
         });
     }
     let keys: Vec<(u32, u32)> = per_key.into_values().collect();
-    let block_len = cfg.block_len_for(keys.len(), horizon);
+    // The block follows the dependence of the hit rate over time: at least the label overlap,
+    // longer when the predictions' sign persists (see `block_len_auto`).
+    let rate: Vec<f64> = keys.iter().map(|&(h, c)| h as f64 / c as f64).collect();
+    let block_len = cfg.block_len_auto(&rate, horizon);
     let [boot] = block_bootstrap(keys.len(), block_len, cfg, |idx| {
         let (mut h, mut c) = (0u64, 0u64);
         for &i in idx {

@@ -695,7 +695,7 @@ pub fn trading_metrics(
         (Some(t), Some(sr), Some(g3), Some(g4)) => Some(deflated_sharpe(sr, n, g3, g4, t)),
         _ => None,
     };
-    let block_len = bootstrap.block_len_for(n, 1);
+    let block_len = bootstrap.block_len_auto(&s.pnl, 1);
     let [sharpe_ci, hit_rate_ci, mean_return_ci] = if n >= 2 {
         block_bootstrap(n, block_len, bootstrap, |idx| boot_stats(s, idx, per_year))?
     } else {
