@@ -45,6 +45,33 @@ fn one_pair_of_intraday_bars_reaches_a_backtest_report() {
     ));
     assert_eq!(ingest["totals"]["bars_written"], 6000, "{ingest}");
 
+    // A year of H1 is too short for two years of training: refused before any work (exit 2,
+    // no run recorded), saying what the folds need and what the store has.
+    let runs = || {
+        bqx_store::RegistryReader::open(&store)
+            .unwrap()
+            .unwrap()
+            .runs(1000)
+            .unwrap()
+            .len()
+    };
+    let before = runs();
+    let out = bqx(&store, &["run", "--train", "2y"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "too little h1 data",
+        "training 2y",
+        "EURUSD 6000",
+        "Nothing was run",
+    ] {
+        assert!(err.contains(want), "{want:?} in: {err}");
+    }
+    assert_eq!(runs(), before, "the refused run recorded nothing");
+    let out = bqx(&store, &["run", "--train", "2 weeks"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--train \"2 weeks\""));
+
     let run = json_ok(&bqx(
         &store,
         &["--json", "run", "--models", "zero,drift,ridge"],
@@ -96,6 +123,49 @@ fn one_pair_of_intraday_bars_reaches_a_backtest_report() {
     let cross = &run["cross"];
     assert_eq!(cross["followers"].as_array().unwrap().len(), 1);
     assert!(cross["followers"][0]["leader"].is_null());
+
+    // Folds of the user's choosing, in bars, rolling: the plan is printed before the work and
+    // the report has the folds it announced.
+    let args = [
+        "backtest",
+        "--models",
+        "zero,ridge",
+        "--features",
+        "base",
+        "--train",
+        "2500",
+        "--test",
+        "1000",
+        "--rolling",
+        "2000",
+    ];
+    let out = bqx(&store, &args);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    // The same request again, as JSON (every unit is reused).
+    let out = bqx(&store, &[&["--json"][..], &args[..]].concat());
+    // `bqx backtest --json` prints the report as stored.
+    let report = json_ok(&out);
+    let folds = report["folds"].as_array().unwrap();
+    let plan = err
+        .lines()
+        .find(|l| l.starts_with("folds: "))
+        .unwrap_or_else(|| panic!("no plan in: {err}"));
+    assert!(
+        plan.starts_with(&format!(
+            "folds: {} on h1 (training 2500 bars (rolling 2000 bars), test blocks of 1000 bars",
+            folds.len()
+        )),
+        "{plan}"
+    );
+    assert!(folds.len() >= 2, "{folds:?}");
+    let cfg = &report["config"]["folds"];
+    assert_eq!(cfg["min_train"], serde_json::json!({"bars": 2500}), "{cfg}");
+    assert_eq!(
+        cfg["train_window"],
+        serde_json::json!({"rolling": {"bars": 2000}}),
+        "{cfg}"
+    );
 }
 
 /// `bqx … | head` ends quietly when the reader goes away, as Unix tools do, instead of

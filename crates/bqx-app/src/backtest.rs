@@ -10,6 +10,7 @@ use bqx_eval::backtest::{
     BacktestConfig, BacktestEvent, BacktestReport, FoldFits, PanelInput, SeriesInput, UnitCache,
     UnitFit, UnitId, UnitResult, render_backtest, run_backtest,
 };
+use bqx_eval::folds::{FoldPlan, Span};
 use bqx_eval::report::MetricSet;
 use bqx_eval::{EvalError, Interval};
 use bqx_panel::Panel;
@@ -48,6 +49,58 @@ pub struct BacktestRequest {
     /// `off` (default `quick`); its embeddings feed the networks.
     #[serde(default)]
     pub embeddings: Option<String>,
+    /// The first fold's training span: bars (`2000`), days (`90d`), months (`6mo`) or years
+    /// (`5y`). Default: 5 years on daily bars, 6 months intraday (evaluation.md).
+    #[serde(default)]
+    pub train: Option<String>,
+    /// Each test block (default: 1 year on daily bars, 1 month intraday).
+    #[serde(default)]
+    pub test: Option<String>,
+    /// From one test block's start to the next (default: the test span).
+    #[serde(default)]
+    pub step: Option<String>,
+    /// Train on a rolling window of this span before each test block instead of everything
+    /// before it (expanding, the default).
+    #[serde(default)]
+    pub rolling: Option<String>,
+}
+
+/// Parses a fold span: a number of bars (`2000`, `2000bars`), days (`90d`), months (`6mo`) or
+/// years (`5y`).
+pub fn parse_span(what: &str, s: &str) -> Result<Span, AppError> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || {
+        AppError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "--{what} {s:?}: give a positive number of bars (2000), days (90d), months (6mo) \
+                 or years (5y)"
+            ),
+        )
+    };
+    let n: u32 = num.parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    Ok(match unit.trim() {
+        "" | "b" | "bar" | "bars" => Span::Bars(n as usize),
+        "d" | "day" | "days" => Span::Days(n),
+        "mo" | "month" | "months" => Span::Months(n),
+        "y" | "year" | "years" => Span::Years(n),
+        _ => return Err(bad()),
+    })
+}
+
+/// A span as the user writes it.
+pub fn span_text(s: Span) -> String {
+    match s {
+        Span::Bars(n) => format!("{n} bars"),
+        Span::Days(n) => format!("{n}d"),
+        Span::Months(n) => format!("{n}mo"),
+        Span::Years(n) => format!("{n}y"),
+    }
 }
 
 /// The features a backtest feeds its models.
@@ -129,8 +182,21 @@ impl BacktestRequest {
         }
     }
 
+    /// The fold spans asked for: train, test, step, rolling window.
+    fn spans(&self) -> Result<[Option<Span>; 4], AppError> {
+        let p =
+            |what: &str, v: &Option<String>| v.as_deref().map(|s| parse_span(what, s)).transpose();
+        Ok([
+            p("train", &self.train)?,
+            p("test", &self.test)?,
+            p("step", &self.step)?,
+            p("rolling", &self.rolling)?,
+        ])
+    }
+
     /// Checks what can be checked before the data is known.
     pub fn check(&self) -> Result<(), AppError> {
+        self.spans()?;
         if self.select_k == Some(0) {
             return Err(AppError::new(
                 ErrorCode::InvalidArgument,
@@ -169,6 +235,29 @@ impl BacktestRequest {
         }
         if let Some(seed) = self.seed {
             cfg.seed = seed;
+        }
+        let [train, test, step, rolling] = self.spans()?;
+        let f = &mut cfg.folds;
+        if let Some(t) = train {
+            f.min_train = t;
+        }
+        if let Some(t) = test {
+            f.test = t;
+            f.step = t;
+        }
+        if let Some(t) = step {
+            f.step = t;
+        }
+        if let Some(t) = rolling {
+            f.train_window = bqx_eval::folds::TrainWindow::Rolling(t);
+        }
+        // Test blocks start on calendar boundaries only when every span is a calendar one.
+        if [train, test, step, rolling]
+            .iter()
+            .flatten()
+            .any(|s| matches!(s, Span::Bars(_)))
+        {
+            f.align_to_calendar = false;
         }
         let mut all = BacktestConfig::baseline_models();
         all.extend(crate::networks::network_specs(self.networks_profile())?);
@@ -302,6 +391,16 @@ pub(crate) struct Inputs {
 /// Loads the evaluated timeframe's series (closes and stored base + panel features) and the
 /// aligned panel.
 pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result<Inputs, AppError> {
+    let (tf, keys) = evaluated_series(store, timeframe)?;
+    load_keys(store, tf, keys)
+}
+
+/// The evaluated timeframe (the one asked for, else the one with the most bars) and its
+/// series.
+fn evaluated_series(
+    store: &Store,
+    timeframe: Option<Timeframe>,
+) -> Result<(Timeframe, Vec<SeriesKey>), AppError> {
     let summaries = store.series_summaries()?;
     let groups = panel_series(&summaries);
     let tf = match timeframe {
@@ -327,6 +426,96 @@ pub(crate) fn load_inputs(store: &Store, timeframe: Option<Timeframe>) -> Result
             format!("the store holds no {tf} bars"),
         )
     })?;
+    Ok((tf, keys))
+}
+
+/// The folds a run of `req` will use, laid out on the stored bars' times before any work is
+/// done (the feature warm-up estimated as the longest feature window): a one-paragraph plan,
+/// or an `invalid_argument` error that says how much data the folds need, how much each pair
+/// has, and what to change.
+pub(crate) fn fold_preview(store: &Store, req: &BacktestRequest) -> Result<String, AppError> {
+    let (tf, keys) = evaluated_series(store, req.timeframe)?;
+    let cfg = req.config(tf)?;
+    let mut axis: Vec<i64> = Vec::new();
+    let mut per_pair: Vec<(String, usize)> = Vec::new();
+    let mut warmup = 0;
+    for k in &keys {
+        let bars = store.load_series(*k)?;
+        let caps = bqx_features::SourceCaps::of(&bars, crate::run::is_close_only(&bars));
+        let w = bqx_features::Kernel::catalog(&bqx_features::FeatureSet::for_source(caps))
+            .iter()
+            .map(|s| s.warmup)
+            .max()
+            .unwrap_or(0);
+        warmup = warmup.max(w);
+        per_pair.push((k.pair.to_string(), bars.len()));
+        axis.extend(bars.ts.iter().skip(w));
+    }
+    axis.sort_unstable();
+    axis.dedup();
+    let f = &cfg.folds;
+    let window = match f.train_window {
+        bqx_eval::folds::TrainWindow::Expanding => "expanding".to_string(),
+        bqx_eval::folds::TrainWindow::Rolling(s) => format!("rolling {}", span_text(s)),
+    };
+    let wanted = format!(
+        "training {} ({window}), test blocks of {}, step {}, horizon h = {} and window W = {}",
+        span_text(f.min_train),
+        span_text(f.test),
+        span_text(f.step),
+        cfg.horizon,
+        cfg.window
+    );
+    let date = |t: i64| {
+        chrono::DateTime::from_timestamp_micros(t)
+            .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let too_short = |why: String| {
+        let have: Vec<String> = per_pair.iter().map(|(p, n)| format!("{p} {n}")).collect();
+        AppError::new(
+            ErrorCode::InvalidArgument,
+            format!(
+                "too little {tf} data for the folds: {why}. The folds need {wanted}: the \
+                 training span plus one test block after the features' warm-up of {warmup} \
+                 bars. Bars stored per pair: {}. Shorten the folds (e.g. `--train 2y --test \
+                 6mo` on daily bars, `--train 2000 --test 500` in bars) or store more history. \
+                 Nothing was run.",
+                have.join(", ")
+            ),
+        )
+    };
+    if axis.len() < 2 {
+        return Err(too_short(format!(
+            "{} bar times after the warm-up",
+            axis.len()
+        )));
+    }
+    let plan = FoldPlan::build(&axis, f).map_err(|e| match e {
+        EvalError::NoFolds(_) => too_short(format!(
+            "{} bar times from {} to {} after the warm-up",
+            axis.len(),
+            date(axis[0]),
+            date(axis[axis.len() - 1])
+        )),
+        e => eval_err(e),
+    })?;
+    let rows = |a: i64, b: i64| axis.partition_point(|&t| t < b) - axis.partition_point(|&t| t < a);
+    let first = &plan.folds[0];
+    let last = plan.folds.last().expect("a plan has folds");
+    Ok(format!(
+        "folds: {} on {tf} ({wanted}); first test block from {} ({} training and {} test bar \
+         times), last test block ending {} ({} test bar times)",
+        plan.folds.len(),
+        date(first.test_start),
+        rows(first.train_start, first.test_start),
+        rows(first.test_start, first.test_end),
+        date(last.test_end - 1),
+        rows(last.test_start, last.test_end)
+    ))
+}
+
+fn load_keys(store: &Store, tf: Timeframe, keys: Vec<SeriesKey>) -> Result<Inputs, AppError> {
     let mut fingerprint = Sha256::new();
     let mut inputs: Vec<SeriesInput> = Vec::with_capacity(keys.len());
     let mut loaded = Vec::with_capacity(keys.len());
@@ -727,4 +916,34 @@ pub fn metric_rows(report: &BacktestReport) -> Vec<MetricRow> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod span_tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_in_bars_days_months_and_years() {
+        assert_eq!(parse_span("train", "2000").unwrap(), Span::Bars(2000));
+        assert_eq!(parse_span("train", "2000bars").unwrap(), Span::Bars(2000));
+        assert_eq!(parse_span("test", "90d").unwrap(), Span::Days(90));
+        assert_eq!(parse_span("test", "6mo").unwrap(), Span::Months(6));
+        assert_eq!(parse_span("test", "6 Months").unwrap(), Span::Months(6));
+        assert_eq!(parse_span("train", "5Y").unwrap(), Span::Years(5));
+        for bad in ["", "0", "6m", "y5", "-3d", "2 weeks", "1.5y"] {
+            let e = parse_span("train", bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidArgument, "{bad}");
+            assert!(e.message.contains("--train"), "{}", e.message);
+        }
+        for s in [
+            Span::Bars(7),
+            Span::Days(3),
+            Span::Months(6),
+            Span::Years(2),
+        ] {
+            let text = span_text(s);
+            let text = text.trim_end_matches(" bars");
+            assert_eq!(parse_span("x", text).unwrap(), s);
+        }
+    }
 }

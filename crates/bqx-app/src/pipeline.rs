@@ -71,6 +71,15 @@ pub fn run_pipeline(
     }
     let started = Instant::now();
     let mut store = open_store(store_dir, &format!("bqx {kind}"))?;
+    // The folds, laid out on the stored bars before anything is computed or recorded: a store
+    // too short for them is refused here, with what it would take.
+    if stages
+        .iter()
+        .any(|s| s.per_fold() || s.name() == "backtest")
+    {
+        let plan = crate::backtest::fold_preview(&store, &req.backtest)?;
+        progress.event(crate::ProgressEvent::Message { text: plan });
+    }
     let args = serde_json::to_value(req).expect("request serializes");
     let mut run = RunContext::begin(&mut store, kind, &args, progress)?;
     let mut cx = StageCx::new(req, progress);

@@ -253,6 +253,19 @@ struct BacktestArgs {
     /// models/autoencoder.json (quick, full) or off.
     #[arg(long, default_value = "quick", value_parser = ["quick", "full", "off"])]
     embeddings: String,
+    /// The first fold's training span: bars (2000), days (90d), months (6mo) or years (5y)
+    /// (default: 5y on daily bars, 6mo intraday). The plan is printed before the work starts.
+    #[arg(long, value_name = "SPAN")]
+    train: Option<String>,
+    /// Each test block (default: 1y on daily bars, 1mo intraday).
+    #[arg(long, value_name = "SPAN")]
+    test: Option<String>,
+    /// From one test block's start to the next (default: the test span).
+    #[arg(long, value_name = "SPAN")]
+    step: Option<String>,
+    /// Train on a rolling window of this span instead of everything before each test block.
+    #[arg(long, value_name = "SPAN")]
+    rolling: Option<String>,
 }
 
 impl BacktestArgs {
@@ -267,6 +280,10 @@ impl BacktestArgs {
             select_k: self.select_k,
             networks: Some(self.networks),
             embeddings: Some(self.embeddings),
+            train: self.train,
+            test: self.test,
+            step: self.step,
+            rolling: self.rolling,
         })
     }
 }

@@ -89,10 +89,15 @@ impl Progress for Bars {
                     b.finish_and_clear();
                 }
             }
+            // Messages (the fold plan before a run's work) go to stderr above the bars.
+            ProgressEvent::Message { text } => {
+                if self.mode != Mode::None {
+                    self.multi.suspend(|| eprintln!("{text}"));
+                }
+            }
             ProgressEvent::RunStarted { .. }
             | ProgressEvent::StageStarted { .. }
-            | ProgressEvent::StageFinished { .. }
-            | ProgressEvent::Message { .. } => {}
+            | ProgressEvent::StageFinished { .. } => {}
         }
     }
 }
@@ -1020,15 +1025,20 @@ pub fn online(r: &bqx_app::OnlineReport) {
                 c.id, c.stage, c.labels, c.needed
             )
         });
+        let undo = if promoted {
+            format!(
+                "; `bqx online-rollback --session {} --pair {}` undoes the promotion",
+                r.session, p.pair
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{}: frozen member is champion {} (served before: {:?}){chal}; {} decisions \
-             (`bqx online-rollback --session {} --pair {}` undoes a promotion)",
+            "{}: frozen member is champion {} (served before: {:?}){chal}; {} decisions{undo}",
             p.pair,
             p.champion,
             &p.champions[..p.champions.len() - 1],
             p.decisions.len(),
-            r.session,
-            p.pair
         );
     }
 }

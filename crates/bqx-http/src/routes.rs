@@ -371,6 +371,11 @@ struct StartRun {
     networks: Option<String>,
     /// An autoencoder profile (`quick`, `full`) or `off`.
     embeddings: Option<String>,
+    /// Fold spans: bars (`2000`), days (`90d`), months (`6mo`) or years (`5y`).
+    train: Option<String>,
+    test: Option<String>,
+    step: Option<String>,
+    rolling: Option<String>,
 }
 
 async fn start_run(
@@ -414,8 +419,14 @@ async fn start_run(
                 }
                 e => e,
             },
+            train: body.train,
+            test: body.test,
+            step: body.step,
+            rolling: body.rolling,
         },
     };
+    // Spans and the rest of what needs no data are checked now (400), not in the job.
+    req.backtest.check()?;
     let job = st.service.start_run(req)?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }

@@ -120,6 +120,13 @@ async fn every_route_answers_with_the_runs_real_figures() {
     job_succeeds(&service).await;
 
     hit.insert(route_of("post", "/api/v1/runs"));
+    // A fold span that does not parse is refused at once, naming the field.
+    let (s, v) = call(&app, post("/api/v1/runs", r#"{"train": "2 weeks"}"#)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    assert!(v.to_string().contains("--train"), "{v}");
     let (s, job) = call(
         &app,
         post("/api/v1/runs", r#"{"models": ["ridge"], "seed": 7}"#),
