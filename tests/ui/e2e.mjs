@@ -647,6 +647,20 @@ async function liveRun(page) {
   await go(page, 'pipeline');
   await visible(page, tid('stage-table'));
   const before = await apiGet('/api/v1/runs?limit=1');
+  // A fold span the server cannot read: its 400 names the field, and nothing starts.
+  await page.click(`${tid('fold-options')} summary`);
+  await page.fill(tid('fold-train'), '2 weeks');
+  await page.waitForSelector(`${tid('run-button')}:not([disabled])`, { timeout: TIMEOUT });
+  tolerate = /400/;
+  try {
+    await page.click(tid('run-button'));
+    await visible(page, tid('run-error'));
+  } finally {
+    tolerate = null;
+  }
+  check((await text(page, tid('run-error'))).includes('--train'), 'pipeline: a bad fold span is refused, naming it');
+  eq((await apiGet('/api/v1/runs?limit=1'))[0]?.run_id, before[0]?.run_id, 'pipeline: nothing started');
+  await page.fill(tid('fold-train'), '');
   await page.waitForSelector(`${tid('run-button')}:not([disabled])`, { timeout: TIMEOUT });
   await page.click(tid('run-button'));
   await visible(page, tid('job-state'));

@@ -13,6 +13,33 @@ const LOG_LINES = 15;
 export async function pipelinePage(ctx: PageContext): Promise<void> {
   const runButton = h('button', { class: 'primary', testid: 'run-button' }, 'Start / resume run');
   const runError = h('div', { testid: 'run-error-slot' });
+  // The folds of the run (empty: the defaults per timeframe). Spans: bars (2000), days (90d),
+  // months (6mo), years (5y); the server checks them and lays the folds out before any work.
+  const span = (name: string, label: string, hint: string) => {
+    const input = h('input', {
+      testid: `fold-${name}`,
+      attrs: { type: 'text', size: '6', placeholder: hint, 'aria-label': label },
+    }) as HTMLInputElement;
+    return { name, input, el: h('label', { class: 'small' }, `${label} `, input) };
+  };
+  const spans = [
+    span('train', 'Training', 'default'),
+    span('test', 'Test block', 'default'),
+    span('step', 'Step', 'test block'),
+    span('rolling', 'Rolling window', 'expanding'),
+  ];
+  const folds = h(
+    'details',
+    { class: 'fold-options', testid: 'fold-options' },
+    h('summary', null, 'Folds'),
+    h(
+      'p',
+      { class: 'muted small' },
+      'Empty: 6 months of training and 1-month test blocks intraday, 5 years and 1 year on daily bars. ' +
+        'A span is bars (2000), days (90d), months (6mo) or years (5y); the plan is in the job log.',
+    ),
+    h('div', { class: 'controls' }, ...spans.map((s) => s.el)),
+  );
   const graphEl = h('div', { class: 'chart chart-graph', testid: 'stage-graph' });
   const stageTable = h('div', { testid: 'stage-table-slot' }, loading());
   const jobEl = h('div', { testid: 'job-panel' }, loading());
@@ -26,6 +53,7 @@ export async function pipelinePage(ctx: PageContext): Promise<void> {
       h('div', { class: 'spacer' }),
       runButton,
     ),
+    folds,
     runError,
     section('Stages', graphEl, legend(), stageTable),
     section('Current job', jobEl),
@@ -207,7 +235,9 @@ export async function pipelinePage(ctx: PageContext): Promise<void> {
     renderButton();
     replace(runError);
     try {
-      const j = await api<Job>('POST', '/api/v1/runs', {});
+      const body: Record<string, string> = {};
+      for (const s of spans) if (s.input.value.trim() !== '') body[s.name] = s.input.value.trim();
+      const j = await api<Job>('POST', '/api/v1/runs', body);
       if (!ctx.alive()) return;
       if (!job || j.id >= job.id) job = j;
     } catch (e) {
