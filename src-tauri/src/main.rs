@@ -133,13 +133,18 @@ fn job_notification(job: &JobSnapshot) -> Option<(&'static str, String)> {
 
 /// A native notification for a confirmed drift (critical alerts only: warnings and feature
 /// shifts stay on the Live page).
+/// The alerts worth interrupting a trader for: a confirmed drift (critical), and a change of the
+/// model that serves (a challenger promoted, or its fit failed: the champion/challenger
+/// warnings).
 fn alert_notification(a: &bqx_app::Alert) -> Option<(String, String)> {
-    (a.severity == bqx_app::Severity::Critical).then(|| {
-        (
-            format!("Drift alert: {} {}", a.pair, a.subject),
-            format!("{} (see {})", a.reason, a.playbook),
-        )
-    })
+    let body = || format!("{} (see {})", a.reason, a.playbook);
+    if a.severity == bqx_app::Severity::Critical {
+        Some((format!("Drift alert: {} {}", a.pair, a.subject), body()))
+    } else if a.severity == bqx_app::Severity::Warning && a.evidence.detector == "challenger" {
+        Some((format!("Model change: {} {}", a.pair, a.subject), body()))
+    } else {
+        None
+    }
 }
 
 fn main() {

@@ -73,11 +73,7 @@ pub fn run_pipeline(
     let mut store = open_store(store_dir, &format!("bqx {kind}"))?;
     // The folds, laid out on the stored bars before anything is computed or recorded: a store
     // too short for them is refused here, with what it would take.
-    if stages
-        .iter()
-        .any(|s| s.per_fold() || s.name() == "backtest")
-    {
-        let plan = crate::backtest::fold_preview(&store, &req.backtest)?;
+    if let Some(plan) = fold_plan(&store, req)? {
         progress.event(crate::ProgressEvent::Message { text: plan });
     }
     let args = serde_json::to_value(req).expect("request serializes");
@@ -123,6 +119,23 @@ pub fn run_pipeline(
         backtest: cx.backtest,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The fold plan of a run that has per-fold stages or the backtest (`None` otherwise), or the
+/// refusal of a store too short for it ([`crate::backtest::fold_preview`]).
+pub(crate) fn fold_plan(
+    store: &bqx_store::Store,
+    req: &RunRequest,
+) -> Result<Option<String>, AppError> {
+    let stages = resolve(req)?;
+    if stages
+        .iter()
+        .any(|s| s.per_fold() || s.name() == "backtest")
+    {
+        crate::backtest::fold_preview(store, &req.backtest).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Runs the backtest stage alone (reusing every unit a previous run completed) and returns its

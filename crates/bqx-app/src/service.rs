@@ -464,6 +464,14 @@ impl Service {
     pub fn start_run(self: &Arc<Self>, req: RunRequest) -> Result<JobSnapshot, AppError> {
         req.backtest.check()?;
         let stages: Vec<String> = check_stages(&req)?.into_iter().map(String::from).collect();
+        // The folds against the stored bars, now, while no job holds the store: a store too
+        // short for them is an `invalid_argument` answer, not a job that fails.
+        let idle = self.job().is_none_or(|j| j.state != "running");
+        if idle && self.store_dir.join(bqx_store::DUCKDB_FILE).exists() {
+            let _duck = self.duck.lock().expect("duck lock");
+            let store = crate::open_store(&self.store_dir, "bqx serve")?;
+            crate::pipeline::fold_plan(&store, &req)?;
+        }
         let dir = self.store_dir.clone();
         self.start("run", stages, move |p| {
             run_pipeline(&dir, &req, "run", p).map(|r| r.run_id)

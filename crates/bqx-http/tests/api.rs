@@ -127,6 +127,17 @@ async fn every_route_answers_with_the_runs_real_figures() {
         (StatusCode::BAD_REQUEST, "invalid_argument")
     );
     assert!(v.to_string().contains("--train"), "{v}");
+    // Folds longer than the stored history: refused before a job starts, saying so.
+    let (s, v) = call(&app, post("/api/v1/runs", r#"{"train": "50y"}"#)).await;
+    assert_eq!(
+        (s, error_code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_argument")
+    );
+    assert!(v.to_string().contains("too little"), "{v}");
+    assert!(
+        service.job().is_none_or(|j| j.kind != "run"),
+        "no run job started"
+    );
     let (s, job) = call(
         &app,
         post("/api/v1/runs", r#"{"models": ["ridge"], "seed": 7}"#),
