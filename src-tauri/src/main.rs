@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use bqx_app::{FormatChoice, IngestRequest, JobSnapshot, Service, ServiceEvent};
+use bqx_app::{IngestRequest, JobSnapshot, Service, ServiceEvent};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_dialog::DialogExt;
@@ -74,14 +74,7 @@ async fn pick_and_ingest(
     }
     state
         .service
-        .start_ingest(IngestRequest {
-            files,
-            format: FormatChoice::Auto,
-            pair: None,
-            tz: None,
-            side: None,
-            timeframe: None,
-        })
+        .start_ingest(IngestRequest::files(files))
         .map(Some)
         .map_err(|e| serde_json::json!({ "error": e }))
 }

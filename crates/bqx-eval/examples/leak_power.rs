@@ -5,14 +5,13 @@
 //!
 //!     cargo run --example leak_power -p bqx-eval -- PAIRS BARS SEED K[,K…]   (K = 0: no leak)
 
-use bqx_domain::{Pair, Timeframe};
-use bqx_eval::backtest::{
-    BacktestConfig, FoldFits, NoCache, PanelInput, SeriesInput, run_backtest,
-};
+#[path = "../tests/synthetic/mod.rs"]
+mod synthetic;
+
+use bqx_domain::Pair;
+use bqx_eval::backtest::{BacktestConfig, FoldFits, NoCache, run_backtest};
 use bqx_eval::folds::{FoldConfig, Span, TrainWindow, Validation};
-use bqx_features::{FeatureSet, PanelSet, SourceCaps, compute_batch, compute_panel_batch};
 use bqx_models::{ModelSpec, RidgeConfig};
-use bqx_synth::SynthConfig;
 
 const H: usize = 15;
 
@@ -27,68 +26,12 @@ fn main() {
         .split(',')
         .map(|s| s.parse().unwrap())
         .collect();
-    let market = bqx_synth::generate(&SynthConfig {
-        bars,
-        timeframe: Timeframe::M1,
-        seed,
-        ..SynthConfig::default()
-    })
-    .unwrap();
-    let ts = market.series[0].1.ts.clone();
-    let close: Vec<Vec<f64>> = Pair::ALL
-        .iter()
-        .map(|p| market.bars(*p).close.clone())
-        .collect();
-    let mut panel_set = PanelSet::standard();
-    let panel_features = compute_panel_batch(&mut panel_set, &ts, &close).unwrap();
-    let base: Vec<SeriesInput> = Pair::ALL[..n_pairs]
-        .iter()
-        .map(|&p| {
-            let bars = market.bars(p);
-            let m = compute_batch(
-                &mut FeatureSet::for_source(SourceCaps::of(bars, false)),
-                bars,
-            )
-            .unwrap();
-            let pm = &panel_features[p.index()];
-            let mut names = m.names.clone();
-            names.extend(pm.names.iter().cloned());
-            let columns = (0..m.n_cols())
-                .map(|j| m.column(j).iter().map(|&v| v as f32).collect())
-                .chain((0..pm.n_cols()).map(|j| pm.column(j).iter().map(|&v| v as f32).collect()))
-                .collect();
-            SeriesInput {
-                pair: p,
-                ts: bars.ts.clone(),
-                close: bars.close.clone(),
-                names,
-                columns,
-            }
-        })
-        .collect();
+    let (base, panel) = synthetic::inputs(bars, seed, Vec::new(), &Pair::ALL[..n_pairs]);
     for k in ks {
-        let series: Vec<SeriesInput> = base
-            .iter()
-            .map(|s| {
-                let mut s = s.clone();
-                if k > 0 {
-                    let n = s.close.len();
-                    s.names.push(format!("leak_fwd_{k}"));
-                    s.columns.push(
-                        (0..n)
-                            .map(|i| {
-                                if i + k < n {
-                                    (s.close[i + k] / s.close[i]).ln() as f32
-                                } else {
-                                    f32::NAN
-                                }
-                            })
-                            .collect(),
-                    );
-                }
-                s
-            })
-            .collect();
+        let mut series = base.clone();
+        if k > 0 {
+            synthetic::leak_future_return(&mut series, k);
+        }
         let cfg = BacktestConfig {
             window: H,
             horizon: H,
@@ -115,10 +58,7 @@ fn main() {
         let t0 = std::time::Instant::now();
         let r = run_backtest(
             &series,
-            Some(&PanelInput {
-                ts: ts.clone(),
-                close: close.clone(),
-            }),
+            Some(&panel),
             &cfg,
             &FoldFits::default(),
             &mut NoCache,

@@ -22,16 +22,17 @@
 //! Sized for CI: 8 evaluated pairs (of the 28-pair panel), 9,000 M1 bars, W = h = 15, six
 //! test blocks of 1,000 bars, small forest and network.
 
-use bqx_domain::{Pair, Timeframe};
+use bqx_domain::Pair;
 use bqx_eval::backtest::{
     BacktestConfig, BacktestReport, FoldFits, NoCache, PanelInput, SeriesInput, render_backtest,
     run_backtest,
 };
 use bqx_eval::bootstrap::BootstrapConfig;
 use bqx_eval::folds::{FoldConfig, Span, TrainWindow, Validation};
-use bqx_features::{FeatureSet, PanelSet, SourceCaps, compute_batch, compute_panel_batch};
-use bqx_models::{ForestConfig, MlpConfig, ModelSpec, RidgeConfig};
-use bqx_synth::{Plant, SynthConfig};
+use bqx_models::{ForestConfig, Matrix, MlpConfig, ModelSpec, Regressor, Ridge, RidgeConfig};
+use bqx_synth::Plant;
+
+mod synthetic;
 
 const H: usize = 15;
 
@@ -55,50 +56,9 @@ fn evaluated() -> Vec<Pair> {
     .collect()
 }
 
-/// The real feature panel of a synthetic market: per-pair families + panel families.
+/// The real feature panel of a 9,000-bar synthetic market for the evaluated pairs.
 fn inputs(plants: Vec<Plant>, seed: u64) -> (Vec<SeriesInput>, PanelInput) {
-    let market = bqx_synth::generate(&SynthConfig {
-        bars: 9_000,
-        timeframe: Timeframe::M1,
-        seed,
-        plants,
-        ..SynthConfig::default()
-    })
-    .unwrap();
-    let ts = market.series[0].1.ts.clone();
-    let close: Vec<Vec<f64>> = Pair::ALL
-        .iter()
-        .map(|p| {
-            let b = market.bars(*p);
-            assert_eq!(b.ts, ts, "synthetic pairs share their bar times");
-            b.close.clone()
-        })
-        .collect();
-    let mut panel_set = PanelSet::standard();
-    let panel_features = compute_panel_batch(&mut panel_set, &ts, &close).unwrap();
-    let series = evaluated()
-        .into_iter()
-        .map(|p| {
-            let bars = market.bars(p);
-            let mut set = FeatureSet::for_source(SourceCaps::of(bars, false));
-            let m = compute_batch(&mut set, bars).unwrap();
-            let pm = &panel_features[p.index()];
-            let mut names = m.names.clone();
-            names.extend(pm.names.iter().cloned());
-            let columns = (0..m.n_cols())
-                .map(|j| m.column(j).iter().map(|&v| v as f32).collect())
-                .chain((0..pm.n_cols()).map(|j| pm.column(j).iter().map(|&v| v as f32).collect()))
-                .collect();
-            SeriesInput {
-                pair: p,
-                ts: bars.ts.clone(),
-                close: bars.close.clone(),
-                names,
-                columns,
-            }
-        })
-        .collect();
-    (series, PanelInput { ts, close })
+    synthetic::inputs(9_000, seed, plants, &evaluated())
 }
 
 fn config() -> BacktestConfig {
@@ -228,21 +188,7 @@ fn null_markets_show_no_skill_and_reports_are_byte_identical() {
 fn the_null_check_catches_a_leaked_column() {
     const K: usize = 8;
     let (mut series, panel) = inputs(Vec::new(), 11);
-    for s in &mut series {
-        let n = s.close.len();
-        s.names.push(format!("leak_next_{K}_bars"));
-        s.columns.push(
-            (0..n)
-                .map(|i| {
-                    if i + K < n {
-                        (s.close[i + K] / s.close[i]).ln() as f32
-                    } else {
-                        f32::NAN
-                    }
-                })
-                .collect(),
-        );
-    }
+    synthetic::leak_future_return(&mut series, K);
     let cfg = BacktestConfig {
         models: vec![ModelSpec::Zero, ModelSpec::Ridge(RidgeConfig::default())],
         ..config()
@@ -308,22 +254,29 @@ fn a_planted_lead_lag_is_found_with_a_significant_margin() {
     let rows: Vec<usize> = (first_test.max(H + 1)..y.len())
         .filter(|&i| y[i].is_finite() && y[i] != 0.0)
         .collect();
-    let x = |i: usize| -> Vec<f64> {
-        (0..H)
-            .map(|j| (s_l.close[i - j] / s_l.close[i - j - 1]).ln())
-            .chain([1.0])
-            .collect()
-    };
-    let beta = least_squares(
-        &rows.iter().map(|&i| x(i)).collect::<Vec<_>>(),
-        &rows.iter().map(|&i| y[i]).collect::<Vec<_>>(),
-    );
-    let hits = rows
-        .iter()
-        .filter(|&&i| {
-            let p: f64 = x(i).iter().zip(&beta).map(|(a, b)| a * b).sum();
-            p.signum() == y[i].signum()
+    // Least squares (a ridge with a vanishing penalty) of y on the leader's last h log returns.
+    let lagged: Vec<Vec<f64>> = (0..H)
+        .map(|j| {
+            rows.iter()
+                .map(|&i| (s_l.close[i - j] / s_l.close[i - j - 1]).ln())
+                .collect()
         })
+        .collect();
+    let refs: Vec<&[f64]> = lagged.iter().map(Vec::as_slice).collect();
+    let x = Matrix::from_columns(&refs).unwrap();
+    let yy: Vec<f64> = rows.iter().map(|&i| y[i]).collect();
+    let mut ols = Ridge::new(RidgeConfig {
+        alpha: 1e-9,
+        alphas: Vec::new(),
+    })
+    .unwrap();
+    ols.fit(&x, &yy, None).unwrap();
+    let hits = ols
+        .predict(&x)
+        .unwrap()
+        .iter()
+        .zip(&yy)
+        .filter(|(p, y)| p.signum() == y.signum())
         .count();
     let offered = hits as f64 / rows.len() as f64;
     let best_da = report
@@ -345,34 +298,4 @@ fn a_planted_lead_lag_is_found_with_a_significant_margin() {
         best_da - 0.5 >= (offered - 0.5) / 3.0,
         "the best model ({best_da:.4}) reaches less than a third of the edge the plant offers ({offered:.4})"
     );
-}
-
-/// Ordinary least squares by the normal equations (Gauss–Jordan).
-#[allow(clippy::needless_range_loop)]
-fn least_squares(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
-    let k = x[0].len();
-    let mut a = vec![vec![0.0; k + 1]; k];
-    for (r, &v) in x.iter().zip(y) {
-        for i in 0..k {
-            for j in 0..k {
-                a[i][j] += r[i] * r[j];
-            }
-            a[i][k] += r[i] * v;
-        }
-    }
-    for c in 0..k {
-        let p = (c..k)
-            .max_by(|&m, &n| a[m][c].abs().total_cmp(&a[n][c].abs()))
-            .unwrap();
-        a.swap(c, p);
-        for r in 0..k {
-            if r != c {
-                let f = a[r][c] / a[c][c];
-                for j in c..=k {
-                    a[r][j] -= f * a[c][j];
-                }
-            }
-        }
-    }
-    (0..k).map(|i| a[i][k] / a[i][i]).collect()
 }

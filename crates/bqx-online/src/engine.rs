@@ -127,38 +127,22 @@ impl Default for OnlineConfig {
 impl OnlineConfig {
     /// The effective detector stride.
     pub fn stride(&self) -> u64 {
-        if self.detector_stride == 0 {
-            self.horizon as u64
-        } else {
-            self.detector_stride as u64
-        }
+        auto(self.detector_stride, self.horizon) as u64
     }
 
     /// Effective labels a challenger is fitted on.
     pub fn retrain_labels(&self) -> usize {
-        if self.retrain_labels == 0 {
-            (10 * self.horizon).max(300)
-        } else {
-            self.retrain_labels
-        }
+        auto(self.retrain_labels, (10 * self.horizon).max(300))
     }
 
     /// Effective bars between a retrain request and the challenger's first prediction.
     pub fn retrain_delay(&self) -> u64 {
-        if self.retrain_delay == 0 {
-            self.horizon as u64
-        } else {
-            self.retrain_delay as u64
-        }
+        auto(self.retrain_delay, self.horizon) as u64
     }
 
     /// Effective shadow labels a promotion is decided on.
     pub fn challenger_labels(&self) -> usize {
-        if self.challenger_labels == 0 {
-            (20 * self.horizon).max(300)
-        } else {
-            self.challenger_labels
-        }
+        auto(self.challenger_labels, (20 * self.horizon).max(300))
     }
 
     /// Newey–West lags of the promotion interval: twice the overlap of consecutive labels.
@@ -204,6 +188,11 @@ impl OnlineConfig {
         }
         Ok(())
     }
+}
+
+/// A configured size, or its default where the configuration says 0 ("auto").
+fn auto(configured: usize, default: usize) -> usize {
+    if configured == 0 { default } else { configured }
 }
 
 /// A linear model on standardized inputs (the frozen member).
@@ -879,7 +868,6 @@ pub enum RestoreError {
     History(String),
 }
 
-#[allow(clippy::too_many_lines)]
 fn mature(
     ps: &mut PairState,
     cfg: &OnlineConfig,

@@ -89,13 +89,23 @@ struct Setup {
 }
 
 fn new_loop(s: &Setup, cfg: &OnlineConfig) -> OnlineLoop {
+    loop_with(s, cfg, false)
+}
+
+/// A loop over `s`; with `retain`, each kernel set advances only what the inputs need.
+fn loop_with(s: &Setup, cfg: &OnlineConfig, retain: bool) -> OnlineLoop {
     let members = s
         .pairs
         .iter()
         .map(|&p| {
             let b = s.market.bars(p);
             let fm = compute_batch(&mut kernel(b), b).unwrap();
-            (model(p, &fm, s.train, b.ts[s.train - 1]), kernel(b))
+            let mut k = kernel(b);
+            if retain {
+                let inputs: Vec<String> = INPUTS.iter().map(|x| x.to_string()).collect();
+                k.retain_for(&inputs).unwrap();
+            }
+            (model(p, &fm, s.train, b.ts[s.train - 1]), k)
         })
         .collect();
     OnlineLoop::new(cfg.clone(), members).unwrap()
@@ -303,19 +313,7 @@ fn kernels_restricted_to_the_inputs_give_the_same_loop() {
     let n = s.market.len();
     let mut full = new_loop(&s, &cfg);
     let want = drive(&mut full, &s, 0, n);
-    let members = s
-        .pairs
-        .iter()
-        .map(|&p| {
-            let b = s.market.bars(p);
-            let fm = compute_batch(&mut kernel(b), b).unwrap();
-            let mut k = kernel(b);
-            let inputs: Vec<String> = INPUTS.iter().map(|x| x.to_string()).collect();
-            k.retain_for(&inputs).unwrap();
-            (model(p, &fm, s.train, b.ts[s.train - 1]), k)
-        })
-        .collect();
-    let mut pruned = OnlineLoop::new(cfg.clone(), members).unwrap();
+    let mut pruned = loop_with(&s, &cfg, true);
     let got = drive(&mut pruned, &s, 0, n);
     assert_eq!(got, want);
     assert_eq!(
